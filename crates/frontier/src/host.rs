@@ -1,0 +1,62 @@
+//! Per-host state: the in-memory window of the host's FIFO queue, its in-flight count and its clock.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::Job;
+
+/// Everything the scheduler knows about one host key.
+#[derive(Debug)]
+pub(crate) struct HostState {
+    /// The in-memory window of this host's queue, in store order.
+    pub(crate) queue: VecDeque<Job>,
+    /// Requests handed out and not yet completed.
+    pub(crate) in_flight: usize,
+    /// Earliest moment the next request to this host may start.
+    pub(crate) next_start: Instant,
+    /// A host-specific delay (robots Crawl-delay) overriding the configured one when longer.
+    pub(crate) delay_override: Option<Duration>,
+    /// Queued jobs of this host exist in the store beyond the in-memory window.
+    pub(crate) store_has_more: bool,
+    /// The highest sequence number announced while the host was spilling.
+    pub(crate) max_spilled_seq: Option<u64>,
+    /// The highest sequence number ever put in memory (jobs at or below it are never loaded twice).
+    pub(crate) last_loaded_seq: Option<u64>,
+    /// A refill request for this host is out.
+    pub(crate) refill_pending: bool,
+    /// The host sits in the ready ring or the timed heap.
+    pub(crate) scheduled: bool,
+}
+
+impl HostState {
+    pub(crate) fn new(now: Instant) -> HostState {
+        HostState {
+            queue: VecDeque::new(),
+            in_flight: 0,
+            next_start: now,
+            delay_override: None,
+            store_has_more: false,
+            max_spilled_seq: None,
+            last_loaded_seq: None,
+            refill_pending: false,
+            scheduled: false,
+        }
+    }
+
+    /// Whether a job with this sequence number is already in memory or was handed out.
+    pub(crate) fn already_loaded(&self, seq: u64) -> bool {
+        self.last_loaded_seq.is_some_and(|last| seq <= last)
+    }
+
+    /// Whether the host still has work that lives only in the store.
+    pub(crate) fn spilling(&self) -> bool {
+        self.store_has_more || self.refill_pending
+    }
+
+    pub(crate) fn effective_delay(&self, configured: Duration) -> Duration {
+        match self.delay_override {
+            Some(delay) if delay > configured => delay,
+            _ => configured,
+        }
+    }
+}

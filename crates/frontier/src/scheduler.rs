@@ -1,0 +1,297 @@
+//! The scheduler: round-robin over ready hosts, a timed heap for hosts waiting out their delay, a
+//! per-host in-flight cap, a page budget, and paging of per-host queues between memory and the store.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::host::HostState;
+use crate::{FrontierConfig, Job};
+
+/// What [`Frontier::pop`] has to offer at a given moment.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pop {
+    /// Fetch this now.
+    Ready(Job),
+    /// Nothing may start before this moment (some host is waiting out its delay).
+    NotBefore(Instant),
+    /// Nothing can be issued now: no queued job, every host with work is at its in-flight cap, or the
+    /// page budget is spent. Completions or new jobs may change that; [`Frontier::is_done`] says
+    /// whether anything ever can.
+    Empty,
+}
+
+/// A request to page a host's queue back in from the store: the caller reads up to `limit` queued
+/// entries of `host_key` with a sequence number above `after` and hands them to [`Frontier::refill`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefillRequest {
+    /// The host whose window runs low.
+    pub host_key: String,
+    /// Only entries after this sequence number (none: from the start).
+    pub after: Option<u64>,
+    /// At most this many entries.
+    pub limit: usize,
+}
+
+/// The crawl's scheduler. See the crate docs.
+#[derive(Debug)]
+pub struct Frontier {
+    per_host: usize,
+    delay: Duration,
+    window: usize,
+    budget: Option<u64>,
+    issued: u64,
+    hosts: HashMap<String, HostState>,
+    ready: VecDeque<String>,
+    timed: BinaryHeap<Reverse<(Instant, String)>>,
+    refill_wanted: VecDeque<String>,
+    queued_in_memory: usize,
+    in_flight: usize,
+    spilling_hosts: usize,
+}
+
+impl Frontier {
+    /// An empty frontier with these settings (numbers below 1 are treated as 1).
+    pub fn new(config: &FrontierConfig) -> Frontier {
+        Frontier {
+            per_host: config.per_host.max(1),
+            delay: config.delay,
+            window: config.window.max(1),
+            budget: config.max_pages,
+            issued: 0,
+            hosts: HashMap::new(),
+            ready: VecDeque::new(),
+            timed: BinaryHeap::new(),
+            refill_wanted: VecDeque::new(),
+            queued_in_memory: 0,
+            in_flight: 0,
+            spilling_hosts: 0,
+        }
+    }
+
+    /// Counts pages fetched before this run (on resume) against the page budget.
+    pub fn set_already_issued(&mut self, pages: u64) {
+        self.issued = pages;
+    }
+
+    /// Pages issued so far, including those counted by [`Frontier::set_already_issued`].
+    pub fn issued(&self) -> u64 {
+        self.issued
+    }
+
+    /// Jobs handed out and not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Jobs queued in memory (jobs that live only in the store are not counted).
+    pub fn queued_in_memory(&self) -> usize {
+        self.queued_in_memory
+    }
+
+    /// Whether the page budget is spent.
+    pub fn budget_spent(&self) -> bool {
+        self.budget.is_some_and(|budget| self.issued >= budget)
+    }
+
+    /// Nothing in flight and nothing left that may be issued: the crawl is over.
+    pub fn is_done(&self) -> bool {
+        self.in_flight == 0
+            && (self.budget_spent() || (self.queued_in_memory == 0 && self.spilling_hosts == 0))
+    }
+
+    /// Adds a job that the store has just queued. Jobs of a host arrive in sequence order; a job that
+    /// does not fit in the host's window stays in the store only and is paged in later.
+    pub fn push(&mut self, job: Job, now: Instant) {
+        let window = self.window;
+        let host = self.host_mut(&job.host_key, now);
+        if host.already_loaded(job.seq) {
+            return;
+        }
+        if host.spilling() || host.queue.len() >= window {
+            host.max_spilled_seq = Some(host.max_spilled_seq.map_or(job.seq, |s| s.max(job.seq)));
+            let key = job.host_key.clone();
+            self.set_store_has_more(&key, true);
+            return;
+        }
+        host.last_loaded_seq = Some(job.seq);
+        host.queue.push_back(job.clone());
+        self.queued_in_memory += 1;
+        self.schedule(&job.host_key, now);
+    }
+
+    /// Tells the frontier that `host_key` has queued jobs in the store that it has not seen (resume).
+    pub fn mark_spilled(&mut self, host_key: &str, now: Instant) {
+        self.host_mut(host_key, now);
+        self.set_store_has_more(host_key, true);
+    }
+
+    /// Sets a host-specific least delay between requests (e.g. robots.txt `Crawl-delay`); the longer
+    /// of it and the configured delay applies.
+    pub fn set_host_delay(&mut self, host_key: &str, delay: Duration, now: Instant) {
+        let host = self.host_mut(host_key, now);
+        host.delay_override = Some(delay);
+    }
+
+    /// The next host whose window runs low while the store holds more of its queue. The request is
+    /// outstanding until [`Frontier::refill`] answers it.
+    pub fn take_refill_request(&mut self) -> Option<RefillRequest> {
+        while let Some(key) = self.refill_wanted.pop_front() {
+            let window = self.window;
+            let Some(host) = self.hosts.get_mut(&key) else {
+                continue;
+            };
+            if host.refill_pending || !host.store_has_more || host.queue.len() > window / 2 {
+                continue;
+            }
+            host.refill_pending = true;
+            return Some(RefillRequest {
+                after: host.last_loaded_seq,
+                limit: window - host.queue.len(),
+                host_key: key,
+            });
+        }
+        None
+    }
+
+    /// Answers a [`RefillRequest`]: `jobs` are the entries read from the store, in sequence order;
+    /// `exhausted` says the store returned fewer than asked.
+    pub fn refill(&mut self, host_key: &str, jobs: Vec<Job>, exhausted: bool, now: Instant) {
+        let mut loaded = 0;
+        {
+            let host = self.host_mut(host_key, now);
+            host.refill_pending = false;
+            for job in jobs {
+                if host.already_loaded(job.seq) {
+                    continue;
+                }
+                host.last_loaded_seq = Some(job.seq);
+                host.queue.push_back(job);
+                loaded += 1;
+            }
+        }
+        self.queued_in_memory += loaded;
+        let host = self.host_mut(host_key, now);
+        let spilled_beyond = match (host.max_spilled_seq, host.last_loaded_seq) {
+            (Some(spilled), Some(last)) => spilled > last,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let more = !exhausted || spilled_beyond;
+        // `set_store_has_more` keeps the spilling count right; refill_pending was cleared above.
+        self.recount_spilling(host_key, more);
+        self.schedule(host_key, now);
+        self.want_refill_if_low(host_key);
+    }
+
+    /// The next job to fetch at `now`, if any host may be asked.
+    pub fn pop(&mut self, now: Instant) -> Pop {
+        if self.budget_spent() {
+            return Pop::Empty;
+        }
+        while let Some(Reverse((at, _))) = self.timed.peek() {
+            if *at > now {
+                break;
+            }
+            if let Some(Reverse((_, key))) = self.timed.pop() {
+                self.ready.push_back(key);
+            }
+        }
+        while let Some(key) = self.ready.pop_front() {
+            let per_host = self.per_host;
+            let configured_delay = self.delay;
+            let Some(host) = self.hosts.get_mut(&key) else {
+                continue;
+            };
+            host.scheduled = false;
+            if host.queue.is_empty() || host.in_flight >= per_host {
+                continue;
+            }
+            if host.next_start > now {
+                self.schedule(&key, now);
+                continue;
+            }
+            let Some(job) = host.queue.pop_front() else {
+                continue;
+            };
+            host.in_flight += 1;
+            host.next_start = now + host.effective_delay(configured_delay);
+            self.queued_in_memory -= 1;
+            self.in_flight += 1;
+            self.issued += 1;
+            self.schedule(&key, now);
+            self.want_refill_if_low(&key);
+            return Pop::Ready(job);
+        }
+        match self.timed.peek() {
+            Some(Reverse((at, _))) => Pop::NotBefore(*at),
+            None => Pop::Empty,
+        }
+    }
+
+    /// Records that a job of `host_key` handed out by [`Frontier::pop`] has finished (whatever its
+    /// outcome), freeing its in-flight slot.
+    pub fn complete(&mut self, host_key: &str, now: Instant) {
+        if let Some(host) = self.hosts.get_mut(host_key) {
+            if host.in_flight > 0 {
+                host.in_flight -= 1;
+                self.in_flight -= 1;
+            }
+            self.schedule(host_key, now);
+        }
+    }
+
+    fn host_mut(&mut self, key: &str, now: Instant) -> &mut HostState {
+        self.hosts
+            .entry(key.to_string())
+            .or_insert_with(|| HostState::new(now))
+    }
+
+    fn set_store_has_more(&mut self, key: &str, more: bool) {
+        self.recount_spilling(key, more);
+        self.want_refill_if_low(key);
+    }
+
+    fn recount_spilling(&mut self, key: &str, more: bool) {
+        if let Some(host) = self.hosts.get_mut(key) {
+            let was = host.spilling();
+            host.store_has_more = more;
+            let is = host.spilling();
+            match (was, is) {
+                (false, true) => self.spilling_hosts += 1,
+                (true, false) => self.spilling_hosts -= 1,
+                _ => {}
+            }
+        }
+    }
+
+    fn want_refill_if_low(&mut self, key: &str) {
+        let window = self.window;
+        if let Some(host) = self.hosts.get(key) {
+            if host.store_has_more && !host.refill_pending && host.queue.len() <= window / 2 {
+                self.refill_wanted.push_back(key.to_string());
+            }
+        }
+    }
+
+    /// Puts a host with work and a free slot in the ready ring or the timed heap (once).
+    fn schedule(&mut self, key: &str, now: Instant) {
+        let per_host = self.per_host;
+        let Some(host) = self.hosts.get_mut(key) else {
+            return;
+        };
+        if host.scheduled || host.queue.is_empty() || host.in_flight >= per_host {
+            return;
+        }
+        host.scheduled = true;
+        if host.next_start <= now {
+            self.ready.push_back(key.to_string());
+        } else {
+            self.timed.push(Reverse((host.next_start, key.to_string())));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;

@@ -1,0 +1,216 @@
+//! Unit tests of the scheduler, with time as a parameter.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn job(seq: u64, host: &str, path: &str) -> Job {
+    let url = url::Url::parse(&format!("http://{host}{path}")).unwrap();
+    Job::new(seq, url, format!("http://{host}:80"), 0)
+}
+
+fn ready(pop: Pop) -> Job {
+    match pop {
+        Pop::Ready(job) => job,
+        other => panic!("expected a ready job, got {other:?}"),
+    }
+}
+
+#[test]
+fn per_host_cap_holds_and_other_hosts_proceed() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 2,
+        ..Default::default()
+    });
+    let now = Instant::now();
+    for seq in 0..5 {
+        f.push(job(seq, "a", &format!("/{seq}")), now);
+    }
+    f.push(job(10, "b", "/x"), now);
+    let mut hosts = Vec::new();
+    while let Pop::Ready(j) = f.pop(now) {
+        hosts.push(j.host_key);
+    }
+    assert_eq!(hosts.iter().filter(|h| h.contains("//a")).count(), 2);
+    assert_eq!(hosts.iter().filter(|h| h.contains("//b")).count(), 1);
+    assert_eq!(f.in_flight(), 3);
+    f.complete("http://a:80", now);
+    assert_eq!(ready(f.pop(now)).url.path(), "/2");
+    assert!(!f.is_done());
+}
+
+#[test]
+fn round_robin_across_hosts() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 10,
+        ..Default::default()
+    });
+    let now = Instant::now();
+    for seq in 0..3 {
+        f.push(job(seq, "a", &format!("/{seq}")), now);
+        f.push(job(100 + seq, "b", &format!("/{seq}")), now);
+    }
+    let order: Vec<String> = (0..6)
+        .map(|_| ready(f.pop(now)).url.host_str().unwrap().to_string())
+        .collect();
+    assert_eq!(order, ["a", "b", "a", "b", "a", "b"]);
+}
+
+#[test]
+fn delay_spaces_request_starts() {
+    let delay = Duration::from_millis(500);
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 4,
+        delay,
+        ..Default::default()
+    });
+    let t0 = Instant::now();
+    f.push(job(0, "a", "/0"), t0);
+    f.push(job(1, "a", "/1"), t0);
+    ready(f.pop(t0));
+    assert_eq!(f.pop(t0), Pop::NotBefore(t0 + delay));
+    assert_eq!(f.pop(t0 + delay / 2), Pop::NotBefore(t0 + delay));
+    assert_eq!(ready(f.pop(t0 + delay)).url.path(), "/1");
+}
+
+#[test]
+fn host_delay_override_is_used_when_longer() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 4,
+        ..Default::default()
+    });
+    let t0 = Instant::now();
+    f.set_host_delay("http://a:80", Duration::from_secs(2), t0);
+    f.push(job(0, "a", "/0"), t0);
+    f.push(job(1, "a", "/1"), t0);
+    ready(f.pop(t0));
+    assert_eq!(
+        f.pop(t0 + Duration::from_secs(1)),
+        Pop::NotBefore(t0 + Duration::from_secs(2))
+    );
+}
+
+#[test]
+fn budget_stops_issuing_and_counts_earlier_pages() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 10,
+        max_pages: Some(3),
+        ..Default::default()
+    });
+    f.set_already_issued(1);
+    let now = Instant::now();
+    for seq in 0..5 {
+        f.push(job(seq, "a", &format!("/{seq}")), now);
+    }
+    ready(f.pop(now));
+    ready(f.pop(now));
+    assert_eq!(f.pop(now), Pop::Empty);
+    assert!(!f.is_done(), "two jobs are still in flight");
+    f.complete("http://a:80", now);
+    f.complete("http://a:80", now);
+    assert!(f.is_done());
+}
+
+#[test]
+fn done_only_when_nothing_queued_or_in_flight() {
+    let mut f = Frontier::new(&FrontierConfig::default());
+    let now = Instant::now();
+    assert!(f.is_done());
+    f.push(job(0, "a", "/"), now);
+    assert!(!f.is_done());
+    let j = ready(f.pop(now));
+    assert!(!f.is_done());
+    f.complete(&j.host_key, now);
+    assert!(f.is_done());
+}
+
+#[test]
+fn window_spills_and_refills_in_order() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 100,
+        window: 4,
+        ..Default::default()
+    });
+    let now = Instant::now();
+    for seq in 0..10 {
+        f.push(job(seq, "a", &format!("/{seq}")), now);
+    }
+    assert_eq!(f.queued_in_memory(), 4, "only the window is held in memory");
+    assert!(
+        f.take_refill_request().is_none(),
+        "window is full, no refill yet"
+    );
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(ready(f.pop(now)).seq);
+    }
+    let request = f.take_refill_request().expect("window ran low");
+    assert_eq!(request.after, Some(3));
+    assert_eq!(request.limit, 3);
+    assert!(
+        f.take_refill_request().is_none(),
+        "one request out at a time"
+    );
+    assert!(!f.is_done());
+    // The store answers with entries 4..=6; a late announcement of 5 is ignored.
+    let jobs = (4..7)
+        .map(|seq| job(seq, "a", &format!("/{seq}")))
+        .collect();
+    f.refill("http://a:80", jobs, false, now);
+    f.push(job(5, "a", "/5"), now);
+    while let Pop::Ready(j) = f.pop(now) {
+        got.push(j.seq);
+        if let Some(request) = f.take_refill_request() {
+            let after = request.after.unwrap();
+            let jobs: Vec<Job> = (after + 1..10)
+                .take(request.limit)
+                .map(|seq| job(seq, "a", &format!("/{seq}")))
+                .collect();
+            let exhausted = jobs.len() < request.limit;
+            f.refill(&request.host_key, jobs, exhausted, now);
+        }
+    }
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+    for _ in 0..10 {
+        f.complete("http://a:80", now);
+    }
+    if let Some(request) = f.take_refill_request() {
+        f.refill(&request.host_key, Vec::new(), true, now);
+    }
+    assert!(f.is_done());
+}
+
+#[test]
+fn resumed_host_is_not_done_until_refilled_empty() {
+    let mut f = Frontier::new(&FrontierConfig::default());
+    let now = Instant::now();
+    f.mark_spilled("http://a:80", now);
+    assert!(!f.is_done());
+    let request = f
+        .take_refill_request()
+        .expect("a spilled host asks for a refill");
+    assert_eq!(request.after, None);
+    f.refill(&request.host_key, vec![job(7, "a", "/7")], true, now);
+    let j = ready(f.pop(now));
+    assert_eq!(j.seq, 7);
+    f.complete(&j.host_key, now);
+    assert!(f.is_done());
+}
+
+#[test]
+fn announcement_during_refill_keeps_host_spilling() {
+    let mut f = Frontier::new(&FrontierConfig {
+        window: 2,
+        ..Default::default()
+    });
+    let now = Instant::now();
+    f.mark_spilled("http://a:80", now);
+    let request = f.take_refill_request().unwrap();
+    // While the store is read, a new job 9 is committed and announced.
+    f.push(job(9, "a", "/9"), now);
+    f.refill(&request.host_key, vec![job(1, "a", "/1")], true, now);
+    assert!(
+        f.take_refill_request().is_some(),
+        "job 9 still lives only in the store"
+    );
+}

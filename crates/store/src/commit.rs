@@ -1,0 +1,211 @@
+//! The group commit: bodies to segments, fsync, ONE sled transaction over (urls, queue, meta) for
+//! the whole batch, then a database flush.
+
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
+};
+
+use crate::records::{
+    decode_counters, decode_record, decode_u64, encode_counters, encode_record, encode_u64,
+    queue_key,
+};
+use crate::store::{meta_keys, Store};
+use crate::{
+    BodyPointer, CommitBatch, CommitOutcome, Counters, Outcome, QueuedUrl, StoreError, UrlRecord,
+    UrlState,
+};
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+impl Store {
+    /// Applies a batch atomically (see the crate docs for the steps). Returns the discovered URLs
+    /// that were new, with their queue seq, in batch order.
+    pub fn commit(&self, batch: CommitBatch) -> Result<CommitOutcome, StoreError> {
+        let inner = &self.inner;
+        // One committer at a time: segment lengths must be recorded in commit order.
+        let mut writer = inner
+            .writer
+            .lock()
+            .map_err(|_| StoreError::corrupt("a previous commit panicked; reopen the store"))?;
+
+        // (1) + (2): bodies to the segment, then fsync.
+        let appended = (|| {
+            let mut pointers = Vec::with_capacity(batch.completed.len());
+            for c in &batch.completed {
+                pointers.push(match &c.body {
+                    Some(body) => Some(writer.append(body)?),
+                    None => None,
+                });
+            }
+            writer.sync()?;
+            Ok::<_, StoreError>(pointers)
+        })();
+        let pointers = match appended {
+            Ok(p) => p,
+            Err(e) => {
+                if let Err(re) = writer.rollback() {
+                    tracing::error!(error = %re, "could not roll back segment appends");
+                }
+                return Err(e);
+            }
+        };
+        let seg_lens = writer.pending();
+
+        // (3): one transaction for the whole batch.
+        let result = (&inner.urls, &inner.queue, &inner.meta)
+            .transaction(|(u, q, m)| apply(u, q, m, &batch, &pointers, &seg_lens));
+        let newly_queued = match result {
+            Ok(n) => n,
+            Err(e) => {
+                if let Err(re) = writer.rollback() {
+                    tracing::error!(error = %re, "could not roll back segment appends");
+                }
+                return Err(match e {
+                    TransactionError::Abort(e) => e,
+                    TransactionError::Storage(e) => e.into(),
+                });
+            }
+        };
+        writer.mark_committed();
+
+        // (4): durability comes only from flush.
+        inner.db.flush()?;
+        drop(writer);
+        Ok(CommitOutcome { newly_queued })
+    }
+}
+
+fn get_record(u: &TransactionalTree, url: &str) -> TxResult<Option<UrlRecord>> {
+    match u.get(url.as_bytes())? {
+        None => Ok(None),
+        Some(v) => decode_record(&v, url).map(Some).map_err(abort),
+    }
+}
+
+fn apply(
+    u: &TransactionalTree,
+    q: &TransactionalTree,
+    m: &TransactionalTree,
+    batch: &CommitBatch,
+    pointers: &[Option<BodyPointer>],
+    seg_lens: &[(u32, u64)],
+) -> TxResult<Vec<QueuedUrl>> {
+    let mut counters = match m.get(meta_keys::COUNTERS)? {
+        None => Counters::default(),
+        Some(v) => decode_counters(&v).map_err(abort)?,
+    };
+    let mut next_seq = match m.get(meta_keys::NEXT_SEQ)? {
+        None => 0,
+        Some(v) => decode_u64(&v, "queue seq counter").map_err(abort)?,
+    };
+    let mut newly = Vec::new();
+
+    for d in &batch.discovered {
+        if d.host_key.as_bytes().contains(&0) {
+            return Err(abort(StoreError::InvalidBatch {
+                message: format!("host key {:?} of {} contains a 0 byte", d.host_key, d.url),
+            }));
+        }
+        // `get` sees this transaction's own writes, so duplicates inside the batch are skipped too.
+        if u.get(d.url.as_bytes())?.is_some() {
+            continue;
+        }
+        let seq = next_seq;
+        next_seq += 1;
+        let record = UrlRecord {
+            state: UrlState::Queued,
+            depth: d.depth,
+            found_on: d.found_on.clone(),
+            redirect_hops: d.redirect_hops,
+            attempts: 0,
+            queue_seq: Some(seq),
+            page: None,
+        };
+        u.insert(d.url.as_bytes(), encode_record(&record))?;
+        q.insert(queue_key(&d.host_key, seq), d.url.as_bytes())?;
+        counters.queued += 1;
+        newly.push(QueuedUrl {
+            seq,
+            url: d.url.clone(),
+            host_key: d.host_key.clone(),
+            depth: d.depth,
+            redirect_hops: d.redirect_hops,
+            attempts: 0,
+        });
+    }
+
+    for (c, pointer) in batch.completed.iter().zip(pointers) {
+        let new_state = match c.outcome {
+            Outcome::Done => UrlState::Done,
+            Outcome::Failed => UrlState::Failed,
+        };
+        let mut page = c.page.clone();
+        if pointer.is_some() {
+            page.body = pointer.clone();
+        }
+        let record = match get_record(u, &c.url)? {
+            Some(old) => {
+                match old.state {
+                    UrlState::Queued => {
+                        if let Some(seq) = old.queue_seq {
+                            if q.remove(queue_key(&c.host_key, seq))?.is_none() {
+                                tracing::warn!(url = %c.url, host = %c.host_key, seq,
+                                    "completed URL had no queue entry under this host key");
+                            }
+                        }
+                        counters.queued = counters.queued.saturating_sub(1);
+                    }
+                    UrlState::Done if new_state != UrlState::Done => {
+                        counters.done = counters.done.saturating_sub(1)
+                    }
+                    UrlState::Failed if new_state != UrlState::Failed => {
+                        counters.failed = counters.failed.saturating_sub(1)
+                    }
+                    _ => {}
+                }
+                if old.state != new_state {
+                    bump(&mut counters, new_state);
+                }
+                UrlRecord {
+                    state: new_state,
+                    attempts: old.attempts.saturating_add(1),
+                    queue_seq: None,
+                    page: Some(page),
+                    ..old
+                }
+            }
+            None => {
+                bump(&mut counters, new_state);
+                UrlRecord {
+                    state: new_state,
+                    depth: 0,
+                    found_on: None,
+                    redirect_hops: 0,
+                    attempts: 1,
+                    queue_seq: None,
+                    page: Some(page),
+                }
+            }
+        };
+        u.insert(c.url.as_bytes(), encode_record(&record))?;
+    }
+
+    m.insert(meta_keys::COUNTERS, encode_counters(&counters))?;
+    m.insert(meta_keys::NEXT_SEQ, encode_u64(next_seq))?;
+    for (id, len) in seg_lens {
+        m.insert(meta_keys::segment(*id).as_bytes(), encode_u64(*len))?;
+    }
+    Ok(newly)
+}
+
+fn bump(c: &mut Counters, state: UrlState) {
+    match state {
+        UrlState::Queued => c.queued += 1,
+        UrlState::Done => c.done += 1,
+        UrlState::Failed => c.failed += 1,
+    }
+}

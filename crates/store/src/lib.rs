@@ -1,0 +1,67 @@
+//! trawl-store: trawl's durable crawl state, the single source of truth for `resume`.
+//!
+//! Metadata lives in sled (0.34.7) in three trees: `urls` (canonical URL -> [`UrlRecord`]),
+//! `queue` (host key ++ 0x00 ++ seq -> URL) and `meta` (schema version, counters, committed segment
+//! lengths, values from [`Store::put_meta`]). Page bodies live outside sled in append-only,
+//! zstd-compressed segment files; sled keeps a [`BodyPointer`] to each.
+//!
+//! [`Store::commit`] is a group commit: (1) append the batch's bodies to the segment, (2) fsync
+//! it, (3) apply the whole batch in ONE transaction over the three trees, (4) flush sled. After a
+//! crash a URL is either done with all its links queued, or still queued; segment bytes past the
+//! committed length are cut off on the next open. No sled type appears in the API.
+//!
+//! ```
+//! use trawl_store::{CommitBatch, Completion, NewUrl, Outcome, PageMeta, Store, StoreConfig};
+//!
+//! let dir = std::env::temp_dir().join(format!("trawl-store-doctest-{}", std::process::id()));
+//! # std::fs::remove_dir_all(&dir).ok();
+//! let store = Store::open(&dir, &StoreConfig::default())?;
+//! let host = "https://example.com:443";
+//! let out = store.commit(CommitBatch {
+//!     discovered: vec![NewUrl {
+//!         url: "https://example.com/".into(),
+//!         host_key: host.into(),
+//!         depth: 0,
+//!         found_on: None,
+//!         redirect_hops: 0,
+//!     }],
+//!     completed: vec![],
+//! })?;
+//! assert_eq!(out.newly_queued.len(), 1);
+//! assert_eq!(store.queued_hosts()?, vec![host.to_string()]);
+//!
+//! store.commit(CommitBatch {
+//!     discovered: vec![],
+//!     completed: vec![Completion {
+//!         url: "https://example.com/".into(),
+//!         host_key: host.into(),
+//!         outcome: Outcome::Done,
+//!         page: PageMeta { status: Some(200), ..PageMeta::default() },
+//!         body: Some(bytes::Bytes::from_static(b"<html>hi</html>")),
+//!     }],
+//! })?;
+//! let record = store.url("https://example.com/")?.expect("stored");
+//! let pointer = record.page.and_then(|p| p.body).expect("body stored");
+//! assert_eq!(&store.read_body(&pointer)?[..], b"<html>hi</html>");
+//! assert_eq!(store.counters()?.done, 1);
+//!
+//! drop(store);
+//! std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), trawl_store::StoreError>(())
+//! ```
+
+mod commit;
+mod config;
+mod error;
+mod records;
+mod segments;
+mod store;
+
+pub use config::StoreConfig;
+pub use error::StoreError;
+pub use records::{
+    BodyPointer, CommitBatch, CommitOutcome, Completion, Counters, NewUrl, Outcome, PageMeta,
+    QueuedUrl, UrlRecord, UrlState, RECORD_VERSION,
+};
+pub use segments::payload_digest;
+pub use store::{Store, SCHEMA_VERSION};

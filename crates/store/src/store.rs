@@ -1,0 +1,331 @@
+//! [`Store`]: opening (lock, schema check, segment recovery) and the read-side queries.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use fs2::FileExt;
+
+use crate::records::{decode_counters, decode_record, decode_u64, encode_u64, split_queue_key};
+use crate::segments::{self, SegmentWriter};
+use crate::{BodyPointer, Counters, QueuedUrl, StoreConfig, StoreError, UrlRecord, UrlState};
+
+/// The schema version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Keys of the `meta` tree. Internal keys live under `store/`, `put_meta` keys under `user/`.
+pub(crate) mod meta_keys {
+    pub(crate) const SCHEMA_VERSION: &str = "store/schema_version";
+    pub(crate) const COUNTERS: &str = "store/counters";
+    pub(crate) const NEXT_SEQ: &str = "store/next_seq";
+    pub(crate) const SEGMENT_PREFIX: &str = "store/segment/";
+    pub(crate) const USER_PREFIX: &str = "user/";
+
+    pub(crate) fn segment(id: u32) -> String {
+        format!("{SEGMENT_PREFIX}{id:06}")
+    }
+
+    pub(crate) fn user(key: &str) -> String {
+        format!("{USER_PREFIX}{key}")
+    }
+}
+
+/// The durable crawl store. Cheap to clone (an `Arc`); all methods block, so async callers run
+/// them in `spawn_blocking`.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    path: PathBuf,
+    segments_dir: PathBuf,
+    pub(crate) db: sled::Db,
+    pub(crate) urls: sled::Tree,
+    pub(crate) queue: sled::Tree,
+    pub(crate) meta: sled::Tree,
+    pub(crate) writer: Mutex<SegmentWriter>,
+    _lock: File,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(e) = self.db.flush() {
+            tracing::error!(path = %self.path.display(), error = %e, "flushing the store on close failed");
+        }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
+impl Store {
+    /// Opens (creating if missing) the store in directory `path`.
+    ///
+    /// Fails with [`StoreError::InUse`] if another process or another `Store` in this process
+    /// has it open, and with [`StoreError::SchemaVersion`] if it was written by another schema.
+    pub fn open(path: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
+        config.validate()?;
+        fs::create_dir_all(path).map_err(|e| StoreError::io(path, e))?;
+        let path = path.to_path_buf();
+
+        // Our own lock first: flock is per open file, so it also stops a second open in-process,
+        // and its failure is unambiguous.
+        let lock_path = path.join("store.lock");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(&lock_path, e))?;
+        if let Err(e) = lock.try_lock_exclusive() {
+            if e.kind() == fs2::lock_contended_error().kind() {
+                return Err(StoreError::InUse { path });
+            }
+            return Err(StoreError::io(&lock_path, e));
+        }
+
+        let db_path = path.join("db");
+        let db = sled::Config::new()
+            .path(&db_path)
+            .cache_capacity(config.cache_capacity)
+            .open()
+            .map_err(|e| {
+                if is_lock_error(&e) {
+                    StoreError::InUse { path: path.clone() }
+                } else {
+                    match e {
+                        sled::Error::Io(io) => StoreError::io(&db_path, io),
+                        other => other.into(),
+                    }
+                }
+            })?;
+        let urls = db.open_tree("urls")?;
+        let queue = db.open_tree("queue")?;
+        let meta = db.open_tree("meta")?;
+
+        match meta.get(meta_keys::SCHEMA_VERSION)? {
+            Some(v) => {
+                let found = decode_u64(&v, "schema version")?;
+                if found != u64::from(SCHEMA_VERSION) {
+                    return Err(StoreError::SchemaVersion {
+                        found: u32::try_from(found).unwrap_or(u32::MAX),
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert(meta_keys::SCHEMA_VERSION, encode_u64(SCHEMA_VERSION.into()))?;
+                db.flush()?;
+            }
+        }
+
+        let segments_dir = path.join("segments");
+        fs::create_dir_all(&segments_dir).map_err(|e| StoreError::io(&segments_dir, e))?;
+        let mut committed = BTreeMap::new();
+        for item in meta.scan_prefix(meta_keys::SEGMENT_PREFIX) {
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let id = key[meta_keys::SEGMENT_PREFIX.len()..]
+                .parse::<u32>()
+                .map_err(|_| StoreError::corrupt(format!("bad meta key {key:?}")))?;
+            committed.insert(id, decode_u64(&v, &key)?);
+        }
+        let dropped = segments::recover(&segments_dir, &committed)?;
+        if dropped > 0 {
+            tracing::info!(bytes = dropped, "dropped uncommitted segment bytes");
+        }
+        let writer = SegmentWriter::new(
+            segments_dir.clone(),
+            config.segment_max_bytes,
+            config.compression_level,
+            committed,
+        );
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                segments_dir,
+                db,
+                urls,
+                queue,
+                meta,
+                writer: Mutex::new(writer),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The store directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The record of `url` (canonical form), if known.
+    pub fn url(&self, url: &str) -> Result<Option<UrlRecord>, StoreError> {
+        match self.inner.urls.get(url.as_bytes())? {
+            None => Ok(None),
+            Some(v) => decode_record(&v, url).map(Some),
+        }
+    }
+
+    /// Queued URLs of one host with seq > `after` (None = from the start), up to `limit`, in seq
+    /// order.
+    pub fn queued_for_host(
+        &self,
+        host_key: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<QueuedUrl>, StoreError> {
+        let start = match after {
+            None => 0,
+            Some(u64::MAX) => return Ok(Vec::new()),
+            Some(a) => a + 1,
+        };
+        let from = crate::records::queue_key(host_key, start);
+        let mut end = host_key.as_bytes().to_vec();
+        end.push(1);
+        let mut out = Vec::new();
+        for item in self.inner.queue.range(from..end) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            let (_, seq) = split_queue_key(&k)?;
+            let url = String::from_utf8(v.to_vec())
+                .map_err(|_| StoreError::corrupt(format!("queue entry {seq} is not UTF-8")))?;
+            let Some(record) = self.url(&url)? else {
+                tracing::warn!(%url, seq, "queue entry without a URL record; skipped");
+                continue;
+            };
+            if record.state != UrlState::Queued {
+                tracing::warn!(%url, seq, "queue entry for a finished URL; skipped");
+                continue;
+            }
+            out.push(QueuedUrl {
+                seq,
+                url,
+                host_key: host_key.to_owned(),
+                depth: record.depth,
+                redirect_hops: record.redirect_hops,
+                attempts: record.attempts,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Distinct host keys with queued URLs, in key order. Seeks past each host's entries rather
+    /// than visiting them.
+    pub fn queued_hosts(&self) -> Result<Vec<String>, StoreError> {
+        let mut hosts = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        while let Some(item) = self.inner.queue.range(from.as_slice()..).next() {
+            let (k, _) = item?;
+            let (host, _) = split_queue_key(&k)?;
+            hosts.push(host.to_owned());
+            // Every key of this host is host ++ 0x00 ++ seq; host ++ 0x01 sorts after all of them.
+            from = host.as_bytes().to_vec();
+            from.push(1);
+        }
+        Ok(hosts)
+    }
+
+    /// Every URL record, in key order, streamed from the database.
+    pub fn records(&self) -> impl Iterator<Item = Result<(String, UrlRecord), StoreError>> + '_ {
+        self.inner.urls.iter().map(|item| {
+            let (k, v) = item?;
+            let url = String::from_utf8(k.to_vec())
+                .map_err(|_| StoreError::corrupt(format!("URL key {k:?} is not UTF-8")))?;
+            let record = decode_record(&v, &url)?;
+            Ok((url, record))
+        })
+    }
+
+    /// Reads a stored body, checking its checksum and digest.
+    pub fn read_body(&self, pointer: &BodyPointer) -> Result<Bytes, StoreError> {
+        segments::read_body(&self.inner.segments_dir, pointer)
+    }
+
+    /// The maintained per-state counts.
+    pub fn counters(&self) -> Result<Counters, StoreError> {
+        match self.inner.meta.get(meta_keys::COUNTERS)? {
+            None => Ok(Counters::default()),
+            Some(v) => decode_counters(&v),
+        }
+    }
+
+    /// Counts the states by scanning every record (for verification; `counters` is O(1)).
+    pub fn recount(&self) -> Result<Counters, StoreError> {
+        let mut c = Counters::default();
+        for item in self.records() {
+            match item?.1.state {
+                UrlState::Queued => c.queued += 1,
+                UrlState::Done => c.done += 1,
+                UrlState::Failed => c.failed += 1,
+            }
+        }
+        Ok(c)
+    }
+
+    /// A value stored with [`Store::put_meta`].
+    pub fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .inner
+            .meta
+            .get(meta_keys::user(key))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Stores a value (e.g. the crawl's config) under `key`, durably.
+    pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.inner.meta.insert(meta_keys::user(key), value)?;
+        self.flush()
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes on disk: the database plus the body segments.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.db.size_on_disk()? + segments::total_size(&self.inner.segments_dir)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+
+    #[test]
+    fn store_is_send_sync_clone() {
+        assert_send_sync::<Store>();
+    }
+
+    #[test]
+    fn user_meta_does_not_clash_with_internal_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        store.put_meta("store/counters", b"not counters").unwrap();
+        assert_eq!(store.counters().unwrap(), Counters::default());
+        assert_eq!(
+            store.get_meta("store/counters").unwrap().as_deref(),
+            Some(&b"not counters"[..])
+        );
+        assert_eq!(store.get_meta("missing").unwrap(), None);
+    }
+}

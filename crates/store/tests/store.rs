@@ -1,0 +1,678 @@
+//! Tests of `Store` through its public API against real sled databases and segment files in
+//! temp dirs.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use bytes::Bytes;
+use trawl_store::{
+    CommitBatch, Completion, Counters, NewUrl, Outcome, PageMeta, Store, StoreConfig, StoreError,
+    UrlState, SCHEMA_VERSION,
+};
+
+fn cfg() -> StoreConfig {
+    StoreConfig {
+        cache_capacity: 8 << 20,
+        ..StoreConfig::default()
+    }
+}
+
+fn new_url(url: &str, host: &str, depth: u32, found_on: Option<&str>) -> NewUrl {
+    NewUrl {
+        url: url.into(),
+        host_key: host.into(),
+        depth,
+        found_on: found_on.map(Into::into),
+        redirect_hops: 0,
+    }
+}
+
+fn done(url: &str, host: &str, body: Option<&[u8]>) -> Completion {
+    Completion {
+        url: url.into(),
+        host_key: host.into(),
+        outcome: Outcome::Done,
+        page: PageMeta {
+            status: Some(200),
+            content_type: Some("text/html".into()),
+            title: Some(format!("title of {url}")),
+            body_size: body.map_or(0, |b| b.len() as u64),
+            ..PageMeta::default()
+        },
+        body: body.map(Bytes::copy_from_slice),
+    }
+}
+
+const A: &str = "http://a.test:80";
+const B: &str = "http://b.test:80";
+
+#[test]
+fn commit_survives_reopen_with_dedup_and_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = b"<html><title>root</title><a href=/x>x</a></html>".repeat(20);
+    {
+        let store = Store::open(dir.path(), &cfg()).unwrap();
+        assert_eq!(store.path(), dir.path());
+        let out = store
+            .commit(CommitBatch {
+                discovered: vec![
+                    new_url("http://a.test/", A, 0, None),
+                    new_url("http://b.test/", B, 0, None),
+                    new_url("http://a.test/", A, 0, None), // duplicate inside the batch
+                ],
+                completed: vec![],
+            })
+            .unwrap();
+        let urls: Vec<_> = out.newly_queued.iter().map(|q| q.url.as_str()).collect();
+        assert_eq!(urls, ["http://a.test/", "http://b.test/"]);
+        assert_eq!(out.newly_queued[0].seq, 0);
+        assert_eq!(out.newly_queued[1].seq, 1);
+
+        // The root completes and discovers itself (dedup), b.test/ (dedup, across batches) and two
+        // new pages.
+        let out = store
+            .commit(CommitBatch {
+                discovered: vec![
+                    new_url("http://a.test/", A, 1, Some("http://a.test/")),
+                    new_url("http://a.test/x", A, 1, Some("http://a.test/")),
+                    new_url("http://b.test/", B, 1, Some("http://a.test/")),
+                    new_url("http://a.test/y", A, 1, Some("http://a.test/")),
+                ],
+                completed: vec![done("http://a.test/", A, Some(&body))],
+            })
+            .unwrap();
+        let new: Vec<_> = out
+            .newly_queued
+            .iter()
+            .map(|q| (q.url.as_str(), q.seq, q.depth))
+            .collect();
+        assert_eq!(new, [("http://a.test/x", 2, 1), ("http://a.test/y", 3, 1)]);
+        assert_eq!(
+            store.counters().unwrap(),
+            Counters {
+                queued: 3,
+                done: 1,
+                failed: 0
+            }
+        );
+    }
+
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let c = store.counters().unwrap();
+    assert_eq!(c, store.recount().unwrap());
+    assert_eq!((c.queued, c.done, c.failed), (3, 1, 0));
+
+    let root = store.url("http://a.test/").unwrap().unwrap();
+    assert_eq!(root.state, UrlState::Done);
+    assert_eq!(root.attempts, 1);
+    assert_eq!(root.queue_seq, None);
+    let page = root.page.unwrap();
+    assert_eq!(page.title.as_deref(), Some("title of http://a.test/"));
+    let pointer = page.body.unwrap();
+    assert!(pointer.digest.starts_with("sha1:"));
+    assert_eq!(pointer.digest, trawl_store::payload_digest(&body));
+    assert_eq!(&store.read_body(&pointer).unwrap()[..], &body[..]);
+
+    let x = store.url("http://a.test/x").unwrap().unwrap();
+    assert_eq!(x.state, UrlState::Queued);
+    assert_eq!(x.found_on.as_deref(), Some("http://a.test/"));
+    assert_eq!(x.queue_seq, Some(2));
+    assert_eq!(store.url("http://nowhere.test/").unwrap(), None);
+
+    // The queue: the completed root is gone, its links are there.
+    let a: Vec<_> = store
+        .queued_for_host(A, None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|q| (q.url, q.seq))
+        .collect();
+    assert_eq!(
+        a,
+        [
+            ("http://a.test/x".to_string(), 2),
+            ("http://a.test/y".to_string(), 3)
+        ]
+    );
+    assert_eq!(store.queued_hosts().unwrap(), [A, B]);
+
+    let all: Vec<_> = store.records().map(|r| r.unwrap().0).collect();
+    assert_eq!(
+        all,
+        [
+            "http://a.test/",
+            "http://a.test/x",
+            "http://a.test/y",
+            "http://b.test/"
+        ]
+    );
+    assert!(store.size_on_disk().unwrap() > 0);
+}
+
+#[test]
+fn queue_paging_and_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let hosts = [
+        "http://h1.test:80",
+        "http://h10.test:80",
+        "http://h2.test:80",
+    ];
+    let mut discovered = Vec::new();
+    for i in 0..30 {
+        let host = hosts[i % 3];
+        discovered.push(new_url(&format!("{host}/p{i}"), host, 1, None));
+    }
+    let out = store
+        .commit(CommitBatch {
+            discovered,
+            completed: vec![],
+        })
+        .unwrap();
+    assert_eq!(out.newly_queued.len(), 30);
+
+    let mut got = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.queued_for_host(hosts[1], after, 3).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        after = Some(page.last().unwrap().seq);
+        got.extend(page);
+    }
+    assert_eq!(got.len(), 10);
+    assert!(got.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(got.iter().all(|q| q.host_key == hosts[1]));
+    assert_eq!(got[0].url, "http://h10.test:80/p1");
+    // "h1" is a prefix of "h10": its queue must not leak into h1's.
+    assert!(store
+        .queued_for_host(hosts[0], None, 100)
+        .unwrap()
+        .iter()
+        .all(|q| q.url.starts_with("http://h1.test:80/")));
+    assert_eq!(
+        store.queued_for_host(hosts[0], None, 100).unwrap().len(),
+        10
+    );
+    assert_eq!(
+        store.queued_for_host(hosts[0], Some(u64::MAX), 10).unwrap(),
+        []
+    );
+    assert_eq!(
+        store
+            .queued_for_host("http://none.test:80", None, 10)
+            .unwrap(),
+        []
+    );
+
+    let mut sorted = hosts.to_vec();
+    sorted.sort();
+    assert_eq!(store.queued_hosts().unwrap(), sorted);
+
+    // Complete every h2 URL: the host disappears from queued_hosts.
+    let completed = store
+        .queued_for_host(hosts[2], None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|q| done(&q.url, hosts[2], None))
+        .collect();
+    store
+        .commit(CommitBatch {
+            discovered: vec![],
+            completed,
+        })
+        .unwrap();
+    assert_eq!(store.queued_hosts().unwrap(), [hosts[0], hosts[1]]);
+}
+
+#[test]
+fn completions_are_idempotent_and_counters_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    store
+        .commit(CommitBatch {
+            discovered: vec![
+                new_url("http://a.test/1", A, 0, None),
+                new_url("http://a.test/2", A, 0, None),
+            ],
+            completed: vec![],
+        })
+        .unwrap();
+    let mut fail = done("http://a.test/2", A, None);
+    fail.outcome = Outcome::Failed;
+    fail.page.error_kind = Some("timeout".into());
+    let batch = CommitBatch {
+        discovered: vec![],
+        completed: vec![done("http://a.test/1", A, Some(b"one")), fail.clone()],
+    };
+    store.commit(batch.clone()).unwrap();
+    store.commit(batch).unwrap(); // applied twice
+    let c = store.counters().unwrap();
+    assert_eq!(
+        c,
+        Counters {
+            queued: 0,
+            done: 1,
+            failed: 1
+        }
+    );
+    assert_eq!(c, store.recount().unwrap());
+    assert_eq!(store.url("http://a.test/1").unwrap().unwrap().attempts, 2);
+
+    // A failed URL later succeeding moves between counters.
+    store
+        .commit(CommitBatch {
+            discovered: vec![],
+            completed: vec![done("http://a.test/2", A, None)],
+        })
+        .unwrap();
+    let c = store.counters().unwrap();
+    assert_eq!(
+        c,
+        Counters {
+            queued: 0,
+            done: 2,
+            failed: 0
+        }
+    );
+    assert_eq!(c, store.recount().unwrap());
+
+    // A seed completed without being queued gets a record.
+    store
+        .commit(CommitBatch {
+            discovered: vec![],
+            completed: vec![done("http://c.test/", "http://c.test:80", Some(b"seed"))],
+        })
+        .unwrap();
+    let r = store.url("http://c.test/").unwrap().unwrap();
+    assert_eq!((r.state, r.attempts), (UrlState::Done, 1));
+    assert_eq!(store.counters().unwrap(), store.recount().unwrap());
+    assert_eq!(store.queued_hosts().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn second_open_is_in_use_until_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path(), &cfg()).unwrap();
+    let err = Store::open(dir.path(), &cfg()).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::InUse { path } if path == dir.path()),
+        "{err:?}"
+    );
+    assert!(err.is_in_use());
+    assert!(err.to_string().contains("in use"));
+    // The first still works.
+    first.put_meta("k", b"v").unwrap();
+    assert_eq!(first.get_meta("k").unwrap().as_deref(), Some(&b"v"[..]));
+    let clone = first.clone();
+    drop(first);
+    // A clone keeps it open.
+    assert!(Store::open(dir.path(), &cfg()).unwrap_err().is_in_use());
+    drop(clone);
+    let again = Store::open(dir.path(), &cfg()).unwrap();
+    assert_eq!(again.get_meta("k").unwrap().as_deref(), Some(&b"v"[..]));
+}
+
+#[test]
+fn unwritable_path_is_io_error_with_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    fs::write(&file, b"x").unwrap();
+    let target = file.join("store");
+    let err = Store::open(&target, &cfg()).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Io { path, .. } if path == &target),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("a-file"));
+}
+
+fn segment_file(dir: &Path) -> std::path::PathBuf {
+    dir.join("segments").join("seg-000001.dat")
+}
+
+#[test]
+fn uncommitted_segment_tail_is_truncated_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = b"body bytes that must survive".to_vec();
+    let committed_len;
+    {
+        let store = Store::open(dir.path(), &cfg()).unwrap();
+        store
+            .commit(CommitBatch {
+                discovered: vec![],
+                completed: vec![done("http://a.test/", A, Some(&body))],
+            })
+            .unwrap();
+        committed_len = fs::metadata(segment_file(dir.path())).unwrap().len();
+        assert!(committed_len > 0);
+    }
+    // A crash between fsync and the database flush leaves an orphan tail.
+    let mut f = OpenOptions::new()
+        .append(true)
+        .open(segment_file(dir.path()))
+        .unwrap();
+    f.write_all(&[0xAB; 777]).unwrap();
+    drop(f);
+    // And an orphan segment nobody committed.
+    fs::write(dir.path().join("segments").join("seg-000002.dat"), b"junk").unwrap();
+
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    assert_eq!(
+        fs::metadata(segment_file(dir.path())).unwrap().len(),
+        committed_len
+    );
+    assert!(!dir.path().join("segments").join("seg-000002.dat").exists());
+    let pointer = store
+        .url("http://a.test/")
+        .unwrap()
+        .unwrap()
+        .page
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(&store.read_body(&pointer).unwrap()[..], &body[..]);
+
+    // New bodies go right after the committed data.
+    store
+        .commit(CommitBatch {
+            discovered: vec![],
+            completed: vec![done("http://a.test/2", A, Some(b"second"))],
+        })
+        .unwrap();
+    let p2 = store
+        .url("http://a.test/2")
+        .unwrap()
+        .unwrap()
+        .page
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(p2.offset, committed_len);
+    assert_eq!(&store.read_body(&p2).unwrap()[..], b"second");
+}
+
+#[test]
+fn segments_roll_past_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        segment_max_bytes: 4096,
+        compression_level: 1,
+        ..cfg()
+    };
+    // Incompressible bodies (xorshift), so each record is ~3 KB even after zstd.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as u8
+    };
+    let bodies: Vec<Vec<u8>> = (0..20)
+        .map(|_| (0..3000).map(|_| next()).collect())
+        .collect();
+    {
+        let store = Store::open(dir.path(), &config).unwrap();
+        let completed = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| done(&format!("http://a.test/{i:02}"), A, Some(b)))
+            .collect();
+        store
+            .commit(CommitBatch {
+                discovered: vec![],
+                completed,
+            })
+            .unwrap();
+    }
+    let store = Store::open(dir.path(), &config).unwrap();
+    let mut segments = std::collections::BTreeSet::new();
+    for (i, b) in bodies.iter().enumerate() {
+        let p = store
+            .url(&format!("http://a.test/{i:02}"))
+            .unwrap()
+            .unwrap()
+            .page
+            .unwrap()
+            .body
+            .unwrap();
+        segments.insert(p.segment);
+        assert_eq!(&store.read_body(&p).unwrap()[..], &b[..]);
+    }
+    assert!(segments.len() > 5, "{segments:?}");
+    for id in segments {
+        let path = dir.path().join("segments").join(format!("seg-{id:06}.dat"));
+        assert!(fs::metadata(path).unwrap().len() <= 4096);
+    }
+}
+
+#[test]
+fn schema_version_mismatch_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &cfg()).unwrap());
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        // version byte 1, then varint 7
+        meta.insert("store/schema_version", &[1u8, 7][..]).unwrap();
+        db.flush().unwrap();
+    }
+    let err = Store::open(dir.path(), &cfg()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaVersion { found: 7, expected } if expected == SCHEMA_VERSION),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn corrupt_body_is_reported_not_panicked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let body = b"some page body ".repeat(50);
+    store
+        .commit(CommitBatch {
+            discovered: vec![],
+            completed: vec![done("http://a.test/", A, Some(&body))],
+        })
+        .unwrap();
+    let pointer = store
+        .url("http://a.test/")
+        .unwrap()
+        .unwrap()
+        .page
+        .unwrap()
+        .body
+        .unwrap();
+    let path = segment_file(dir.path());
+    let mut bytes = fs::read(&path).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0xFF;
+    fs::write(&path, &bytes).unwrap();
+    let err = store.read_body(&pointer).unwrap_err();
+    assert!(err.is_corrupt(), "{err:?}");
+
+    // A pointer with a wrong digest is corrupt too, and one past the end as well.
+    bytes[last] ^= 0xFF;
+    fs::write(&path, &bytes).unwrap();
+    assert_eq!(&store.read_body(&pointer).unwrap()[..], &body[..]);
+    let mut wrong = pointer.clone();
+    wrong.digest = trawl_store::payload_digest(b"other");
+    assert!(store.read_body(&wrong).unwrap_err().is_corrupt());
+    let mut past = pointer;
+    past.offset = 1 << 30;
+    assert!(store.read_body(&past).unwrap_err().is_corrupt());
+}
+
+#[test]
+fn a_batch_of_1000_pages_with_10_links_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let body = b"<html><body>"
+        .iter()
+        .chain(&[b'x'; 4000])
+        .copied()
+        .collect::<Vec<u8>>();
+    let mut batch = CommitBatch::default();
+    for p in 0..1000 {
+        let page = format!("http://h{}.test/p{p}", p % 7);
+        let host = format!("http://h{}.test:80", p % 7);
+        for l in 0..10 {
+            let target = (p * 10 + l) % 5000;
+            batch.discovered.push(new_url(
+                &format!("http://h{}.test/p{target}", target % 7),
+                &format!("http://h{}.test:80", target % 7),
+                1,
+                Some(&page),
+            ));
+        }
+        batch.completed.push(done(&page, &host, Some(&body)));
+    }
+    let start = Instant::now();
+    let out = store.commit(batch).unwrap();
+    eprintln!(
+        "commit of 1000 pages x 10 links: {:?}, {} newly queued, {} bytes on disk",
+        start.elapsed(),
+        out.newly_queued.len(),
+        store.size_on_disk().unwrap()
+    );
+    assert_eq!(out.newly_queued.len(), 5000);
+    let c = store.counters().unwrap();
+    assert_eq!(
+        c,
+        Counters {
+            queued: 4000,
+            done: 1000,
+            failed: 0
+        }
+    );
+    assert_eq!(c, store.recount().unwrap());
+    let queued: usize = store
+        .queued_hosts()
+        .unwrap()
+        .iter()
+        .map(|h| store.queued_for_host(h, None, 10_000).unwrap().len())
+        .sum();
+    assert_eq!(queued, 4000);
+}
+
+#[test]
+fn concurrent_commits_from_clones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let url = format!("http://a.test/{t}/{i}");
+                    store
+                        .commit(CommitBatch {
+                            discovered: vec![new_url(&url, A, 0, None)],
+                            completed: vec![done(&url, A, Some(url.as_bytes()))],
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let c = store.counters().unwrap();
+    assert_eq!(
+        c,
+        Counters {
+            queued: 0,
+            done: 100,
+            failed: 0
+        }
+    );
+    assert_eq!(c, store.recount().unwrap());
+    for item in store.records() {
+        let (url, r) = item.unwrap();
+        let body = store.read_body(&r.page.unwrap().body.unwrap()).unwrap();
+        assert_eq!(&body[..], url.as_bytes());
+    }
+}
+
+#[test]
+fn sled_lock_held_elsewhere_is_in_use_too() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &cfg()).unwrap());
+    // Someone holds the database itself (not our store.lock): sled's own lock must map to InUse.
+    let raw = sled::open(dir.path().join("db")).unwrap();
+    let err = Store::open(dir.path(), &cfg()).unwrap_err();
+    assert!(err.is_in_use(), "{err:?}");
+    drop(raw);
+}
+
+#[test]
+fn failed_transaction_rolls_back_segment_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    store
+        .commit(CommitBatch {
+            discovered: vec![],
+            completed: vec![done("http://a.test/", A, Some(b"first"))],
+        })
+        .unwrap();
+    let len = fs::metadata(segment_file(dir.path())).unwrap().len();
+    let err = store
+        .commit(CommitBatch {
+            discovered: vec![new_url("http://bad.test/", "bad\0host", 0, None)],
+            completed: vec![done("http://a.test/2", A, Some(b"never committed"))],
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidBatch { .. }), "{err:?}");
+    assert!(err.to_string().contains("bad.test"), "{err}");
+    assert_eq!(fs::metadata(segment_file(dir.path())).unwrap().len(), len);
+    assert_eq!(store.url("http://a.test/2").unwrap(), None);
+    assert_eq!(store.url("http://bad.test/").unwrap(), None);
+    assert_eq!(
+        store.counters().unwrap(),
+        Counters {
+            queued: 0,
+            done: 1,
+            failed: 0
+        }
+    );
+}
+
+const CHILD_ENV: &str = "TRAWL_STORE_TEST_CHILD_DIR";
+
+/// Runs only as the child of `second_process_gets_in_use`.
+#[test]
+fn child_process_open() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let err = Store::open(Path::new(&dir), &cfg()).unwrap_err();
+    assert!(err.is_in_use(), "{err:?}");
+    println!("CHILD-SAW-IN-USE");
+}
+
+#[test]
+fn second_process_gets_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = Store::open(dir.path(), &cfg()).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_process_open",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("CHILD-SAW-IN-USE"), "{stdout}");
+}

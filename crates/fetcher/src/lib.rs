@@ -1,0 +1,54 @@
+//! `trawl-fetcher`: trawl's HTTP(S) fetcher.
+//!
+//! One cloneable [`Fetcher`] wraps a pooled hyper-util legacy client over rustls (http/1.1 and
+//! h2 by ALPN, webpki roots plus optional extra CA certificates), with:
+//!
+//! - a whole-request timeout (connect + headers + body) and a connect timeout;
+//! - bodies read frame by frame, decoded (gzip, deflate, br, zstd) and capped on the DECODED size,
+//!   so decompression bombs and endless bodies are cut off with bounded memory;
+//! - an optional per-host rate limit (governor, keyed by [`host_key`]);
+//! - no redirect following: a 3xx comes back with [`Fetched::redirect_to`] set;
+//! - robots.txt (RFC 9309) fetched once per host, cached single-flight, via [`Fetcher::robots`].
+//!
+//! ```
+//! use trawl_fetcher::{host_key, Fetcher, FetcherConfig};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A tiny one-shot HTTP server on 127.0.0.1.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! tokio::spawn(async move {
+//!     if let Ok((mut sock, _)) = listener.accept().await {
+//!         let mut buf = [0u8; 4096];
+//!         let _ = sock.read(&mut buf).await;
+//!         let _ = sock
+//!             .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\nhello")
+//!             .await;
+//!     }
+//! });
+//!
+//! let fetcher = Fetcher::new(FetcherConfig::default())?;
+//! let url = url::Url::parse(&format!("http://{addr}/greeting"))?;
+//! assert_eq!(host_key(&url), format!("http://{addr}"));
+//!
+//! let page = fetcher.fetch(&url).await?;
+//! assert_eq!(page.status, http::StatusCode::OK);
+//! assert_eq!(page.content_type(), Some("text/plain"));
+//! assert_eq!(&page.body[..], b"hello");
+//! # Ok(())
+//! # }
+//! ```
+
+mod body;
+mod client;
+mod config;
+mod error;
+mod fetch;
+mod robots;
+
+pub use config::{FetcherConfig, DEFAULT_USER_AGENT};
+pub use error::FetchError;
+pub use fetch::{host_key, Fetched, Fetcher};
+pub use robots::{RobotsVerdict, ROBOTS_MAX_BYTES, ROBOTS_MAX_REDIRECTS};

@@ -111,7 +111,17 @@ fn apply(
             }));
         }
         // `get` sees this transaction's own writes, so duplicates inside the batch are skipped too.
-        if u.get(d.url.as_bytes())?.is_some() {
+        // A URL still queued that is found again by a shorter path takes the shorter depth.
+        if let Some(old) = get_record(u, &d.url)? {
+            if old.state == UrlState::Queued && d.depth < old.depth {
+                let shallower = UrlRecord {
+                    depth: d.depth,
+                    found_on: d.found_on.clone(),
+                    redirect_hops: d.redirect_hops,
+                    ..old
+                };
+                u.insert(d.url.as_bytes(), encode_record(&shallower))?;
+            }
             continue;
         }
         let seq = next_seq;

@@ -676,3 +676,51 @@ fn second_process_gets_in_use() {
     );
     assert!(stdout.contains("CHILD-SAW-IN-USE"), "{stdout}");
 }
+
+#[test]
+fn a_queued_url_found_by_a_shorter_path_takes_the_shorter_depth() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let deep = "http://a.test/deep";
+    store
+        .commit(CommitBatch {
+            discovered: vec![new_url(deep, A, 5, Some("http://a.test/p4"))],
+            completed: vec![],
+        })
+        .unwrap();
+    let out = store
+        .commit(CommitBatch {
+            discovered: vec![
+                new_url(deep, A, 2, Some("http://a.test/p1")),
+                new_url(deep, A, 3, Some("http://a.test/p2")),
+            ],
+            completed: vec![],
+        })
+        .unwrap();
+    assert!(
+        out.newly_queued.is_empty(),
+        "a known URL is not queued twice"
+    );
+    let record = store.url(deep).unwrap().unwrap();
+    assert_eq!(
+        (record.depth, record.found_on.as_deref()),
+        (2, Some("http://a.test/p1"))
+    );
+    let queued = store.queued_for_host(A, None, 10).unwrap();
+    assert_eq!(queued[0].depth, 2, "refills see the shorter depth");
+
+    // Once done, a URL's depth no longer changes.
+    store
+        .commit(CommitBatch {
+            discovered: vec![],
+            completed: vec![done(deep, A, None)],
+        })
+        .unwrap();
+    store
+        .commit(CommitBatch {
+            discovered: vec![new_url(deep, A, 1, Some("http://a.test/"))],
+            completed: vec![],
+        })
+        .unwrap();
+    assert_eq!(store.url(deep).unwrap().unwrap().depth, 2);
+}

@@ -1,0 +1,189 @@
+//! The command line: clap definitions of `trawl`'s commands and flags, and how flags override the
+//! config file (defaults < config file < flags).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use trawl::{Config, Error};
+
+/// trawl: an async web crawler with a crash-safe store.
+#[derive(Debug, Parser)]
+#[command(name = "trawl", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Crawl everything in scope reachable from the seed URLs into a store.
+    Crawl(CrawlCommand),
+    /// Continue the crawl saved in a store (after Ctrl-C, a crash or a page limit).
+    Resume(ResumeCommand),
+    /// Write the store's pages as JSON Lines.
+    Export(ExportCommand),
+    /// Print the store's counters.
+    Stats(StatsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CrawlCommand {
+    /// Seed URLs (absolute http or https URLs).
+    #[arg(value_name = "URL")]
+    pub seeds: Vec<String>,
+    /// Store directory (created if missing; must not hold a crawl already).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// TOML config file; flags override it (see config/default.toml for every key).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: CrawlOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeCommand {
+    /// Store directory of the crawl to continue.
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    #[command(flatten)]
+    pub options: CrawlOptions,
+}
+
+/// Flags shared by `crawl` and `resume`.
+#[derive(Debug, Args, Default)]
+pub struct CrawlOptions {
+    /// Pages in flight at once [default: 64].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Requests in flight per host (scheme, host and port) [default: 2].
+    #[arg(long, value_name = "N")]
+    pub per_host: Option<usize>,
+    /// Least time between two requests to one host, e.g. 250ms or 1s [default: 0s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+    /// Deepest link depth to follow (seeds are depth 0).
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
+    /// Stop after this many pages (counting earlier runs of the crawl).
+    #[arg(long, value_name = "N")]
+    pub max_pages: Option<u64>,
+    /// Which hosts to follow links to [default: host].
+    #[arg(long, value_enum, value_name = "SCOPE")]
+    pub scope: Option<ScopeArg>,
+    /// Only follow URLs matching this regex (repeatable; any may match).
+    #[arg(long, value_name = "REGEX")]
+    pub include: Vec<String>,
+    /// Never follow URLs matching this regex (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Vec<String>,
+    /// User-Agent header to send [default: trawl/VERSION (+URL)].
+    #[arg(long, value_name = "S")]
+    pub user_agent: Option<String>,
+    /// Extra trusted root certificate (PEM file), e.g. for a local HTTPS server (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Do not fetch or obey robots.txt (be sure you may).
+    #[arg(long)]
+    pub ignore_robots: bool,
+    /// No progress display and no summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportCommand {
+    /// Store directory to read.
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Include each page's body (`body`, or `body_base64` when it is not UTF-8).
+    #[arg(long)]
+    pub with_body: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsCommand {
+    /// Store directory to read.
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+}
+
+/// `--scope` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// The seeds' host names, any port.
+    Host,
+    /// The seeds' domains and their subdomains.
+    Domain,
+    /// Any host.
+    Any,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|err| format!("{err} (write e.g. 500ms, 2s or 1m)"))
+}
+
+impl CrawlCommand {
+    /// The effective configuration: defaults, then the config file, then the flags.
+    pub fn config(&self) -> Result<Config, Error> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if !self.seeds.is_empty() {
+            config.crawl.seeds = self.seeds.clone();
+        }
+        if let Some(store) = &self.store {
+            config.crawl.store_dir = store.clone();
+        }
+        self.options.apply(&mut config);
+        Ok(config)
+    }
+}
+
+impl CrawlOptions {
+    /// Overrides `config` with the flags that were given.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(n) = self.concurrency {
+            config.crawl.concurrency = n;
+        }
+        if let Some(n) = self.per_host {
+            config.frontier.per_host = n;
+        }
+        if let Some(delay) = self.delay {
+            config.frontier.delay = delay;
+        }
+        if let Some(depth) = self.max_depth {
+            config.frontier.max_depth = Some(depth);
+        }
+        if let Some(pages) = self.max_pages {
+            config.frontier.max_pages = Some(pages);
+        }
+        if let Some(scope) = self.scope {
+            config.frontier.scope = match scope {
+                ScopeArg::Host => trawl_frontier::ScopeMode::Host,
+                ScopeArg::Domain => trawl_frontier::ScopeMode::Domain,
+                ScopeArg::Any => trawl_frontier::ScopeMode::Any,
+            };
+        }
+        if !self.include.is_empty() {
+            config.frontier.include = self.include.clone();
+        }
+        if !self.exclude.is_empty() {
+            config.frontier.exclude = self.exclude.clone();
+        }
+        if let Some(agent) = &self.user_agent {
+            config.fetcher.user_agent = agent.clone();
+        }
+        if !self.ca_cert.is_empty() {
+            config.fetcher.ca_certs = self.ca_cert.clone();
+        }
+        if self.ignore_robots {
+            config.fetcher.obey_robots = false;
+        }
+    }
+}

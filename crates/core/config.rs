@@ -1,0 +1,246 @@
+//! The crawl's configuration: one struct made of each stage crate's own section, loaded from TOML,
+//! overridden by CLI flags, and validated once at start-up into the typed [`CrawlPlan`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use trawl_fetcher::FetcherConfig;
+use trawl_frontier::{FrontierConfig, Scope};
+use trawl_parser::ParserConfig;
+use trawl_store::StoreConfig;
+use url::Url;
+
+use crate::Error;
+
+/// Everything a crawl is configured by. `config/default.toml` lists every key with its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Seeds, the store and the pipeline's sizes.
+    pub crawl: CrawlConfig,
+    /// Scheduling, politeness and scope.
+    pub frontier: FrontierConfig,
+    /// HTTP fetching.
+    pub fetcher: FetcherConfig,
+    /// Link and title extraction.
+    pub parser: ParserConfig,
+    /// The durable store.
+    pub store: StoreConfig,
+}
+
+/// The `[crawl]` section: what to crawl, where to keep it and how wide the pipeline is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrawlConfig {
+    /// Start URLs (absolute http or https URLs).
+    pub seeds: Vec<String>,
+    /// Directory of the store (created if missing).
+    pub store_dir: PathBuf,
+    /// Pages in flight at once across all hosts.
+    pub concurrency: usize,
+    /// Threads parsing HTML at once; 0 = one per CPU core.
+    pub parse_workers: usize,
+    /// Most pages committed to the store in one transaction.
+    pub commit_batch: usize,
+    /// How long in-flight pages may take to finish after Ctrl-C before they are abandoned (they stay
+    /// queued and are fetched again on resume).
+    #[serde(with = "humantime_serde")]
+    pub grace_period: Duration,
+    /// Most redirect hops followed from one URL.
+    pub max_redirects: u32,
+    /// Keep response bodies in the store.
+    pub store_bodies: bool,
+}
+
+impl Default for CrawlConfig {
+    fn default() -> Self {
+        CrawlConfig {
+            seeds: Vec::new(),
+            store_dir: PathBuf::from("trawl.store"),
+            concurrency: 64,
+            parse_workers: 0,
+            commit_batch: 512,
+            grace_period: Duration::from_secs(10),
+            max_redirects: 10,
+            store_bodies: true,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML config file; unknown keys and wrong types are errors that name the key.
+    pub fn from_file(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            Error::Usage(format!(
+                "cannot read config file {}: {source}",
+                path.display()
+            ))
+        })?;
+        Config::from_toml(&text)
+            .map_err(|message| Error::Usage(format!("config file {}: {message}", path.display())))
+    }
+
+    /// Parses TOML text; the error is one line naming the offending key.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|err| {
+            let message = err.message().trim().replace('\n', " ");
+            match err.span().map(|span| line_of(text, span.start)) {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
+            }
+        })
+    }
+
+    /// Validates the configuration into a plan: seeds parsed and canonicalised, patterns compiled,
+    /// numbers in range. Every problem is a usage error with a one-line message.
+    pub fn plan(&self) -> Result<CrawlPlan, Error> {
+        if self.crawl.seeds.is_empty() {
+            return Err(Error::Usage(
+                "no seed URL given; name at least one, e.g. `trawl crawl https://example.org/`"
+                    .into(),
+            ));
+        }
+        let mut seeds = Vec::new();
+        for seed in &self.crawl.seeds {
+            seeds.push(parse_seed(seed)?);
+        }
+        if self.crawl.concurrency == 0 {
+            return Err(Error::Usage("--concurrency must be at least 1".into()));
+        }
+        if self.crawl.commit_batch == 0 {
+            return Err(Error::Usage("crawl.commit_batch must be at least 1".into()));
+        }
+        self.frontier
+            .validate()
+            .map_err(|err| Error::Usage(err.to_string()))?;
+        self.parser
+            .validate()
+            .map_err(|err| Error::Usage(err.to_string()))?;
+        let scope =
+            Scope::new(&self.frontier, &seeds).map_err(|err| Error::Usage(err.to_string()))?;
+        let parse_workers = match self.crawl.parse_workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        Ok(CrawlPlan {
+            seeds,
+            scope,
+            parse_workers,
+        })
+    }
+}
+
+/// The validated, typed form of a [`Config`].
+#[derive(Debug, Clone)]
+pub struct CrawlPlan {
+    /// Canonical seed URLs.
+    pub seeds: Vec<Url>,
+    /// Compiled scope rules.
+    pub scope: Scope,
+    /// Parse threads to use.
+    pub parse_workers: usize,
+}
+
+/// Parses one seed: an absolute http(s) URL, canonicalised.
+pub fn parse_seed(text: &str) -> Result<Url, Error> {
+    let url = Url::parse(text.trim()).map_err(|err| {
+        Error::Usage(format!(
+            "seed {text:?} is not a URL ({err}); give an absolute URL such as https://example.org/"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Usage(format!(
+            "seed {text:?} is a {} URL; trawl crawls only http and https URLs",
+            url.scheme()
+        )));
+    }
+    trawl_parser::canonicalize(&url).ok_or_else(|| {
+        Error::Usage(format!(
+            "seed {text:?} has no host; give an absolute URL such as https://example.org/"
+        ))
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |before| before.matches('\n').count())
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_toml_equals_the_default_impls() {
+        let text = include_str!("../../config/default.toml");
+        let parsed = Config::from_toml(text).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn default_toml_documents_every_key() {
+        // Serialising the defaults gives every key that has a value; each must appear in
+        // default.toml (commented out where the default is "none").
+        let text = include_str!("../../config/default.toml");
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        let mut missing = Vec::new();
+        for (section, table) in defaults.as_table().unwrap() {
+            assert!(
+                text.contains(&format!("[{section}]")),
+                "section [{section}] missing"
+            );
+            for key in table.as_table().unwrap().keys() {
+                let documented = text.lines().any(|line| {
+                    line.trim_start_matches(['#', ' '])
+                        .starts_with(&format!("{key} ="))
+                });
+                if !documented {
+                    missing.push(format!("{section}.{key}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "keys missing from config/default.toml: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = Config::from_toml("[crawl]\nconcurrency = 4\nconcurency = 5\n").unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("concurency"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn bad_seeds_are_usage_errors() {
+        for seed in ["not a url", "ftp://example.org/", "mailto:x@example.org"] {
+            let err = parse_seed(seed).unwrap_err();
+            assert!(matches!(err, Error::Usage(_)), "{seed}: {err}");
+            assert!(err.to_string().contains(seed), "{err}");
+        }
+        assert_eq!(
+            parse_seed("HTTP://Example.ORG:80/a/../b#x")
+                .unwrap()
+                .as_str(),
+            "http://example.org/b"
+        );
+    }
+
+    #[test]
+    fn example_configs_parse_and_plan() {
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).unwrap() {
+            let path = entry.unwrap().path();
+            let config =
+                Config::from_file(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            if !config.crawl.seeds.is_empty() {
+                config
+                    .plan()
+                    .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            }
+        }
+    }
+}

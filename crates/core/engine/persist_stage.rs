@@ -1,0 +1,121 @@
+//! The persist stage: the ONE writer to the store. It groups parsed pages (as many as are waiting,
+//! up to `commit_batch`), and on the blocking pool turns each into a completion plus its in-scope
+//! discovered URLs and commits the group in one store transaction. Only then does it tell the
+//! frontier (new jobs first, then the completions) and the caller (one [`CrawledPage`] each,
+//! waiting on a slow caller).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use trawl_frontier::Scope;
+use trawl_store::Store;
+
+use super::batch::{BatchBuilder, PreparedPage};
+use super::frontier_task::job_from_queued;
+use super::messages::{FrontierCmd, ParsedJob};
+use super::report::{CrawledPage, LiveStats, Summary};
+use crate::Error;
+
+pub(crate) struct PersistStage {
+    pub(crate) store: Store,
+    pub(crate) scope: Scope,
+    pub(crate) input: mpsc::Receiver<ParsedJob>,
+    pub(crate) frontier: mpsc::Sender<FrontierCmd>,
+    pub(crate) pages: mpsc::Sender<CrawledPage>,
+    pub(crate) commit_batch: usize,
+    pub(crate) max_redirects: u32,
+    pub(crate) store_bodies: bool,
+    pub(crate) live: Arc<LiveStats>,
+}
+
+impl PersistStage {
+    /// Runs until the input closes; returns what was committed, as a summary (elapsed not set).
+    pub(crate) async fn run(mut self) -> Result<Summary, Error> {
+        let builder = Arc::new(BatchBuilder {
+            scope: self.scope.clone(),
+            max_redirects: self.max_redirects,
+            store_bodies: self.store_bodies,
+        });
+        let mut summary = Summary::default();
+        loop {
+            let mut items = Vec::with_capacity(self.commit_batch);
+            match self.input.recv().await {
+                Some(item) => items.push(item),
+                None => break,
+            }
+            while items.len() < self.commit_batch {
+                match self.input.try_recv() {
+                    Ok(item) => items.push(item),
+                    Err(_) => break,
+                }
+            }
+            self.commit(items, &builder, &mut summary).await?;
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .map_err(|err| Error::Pipeline(format!("store flush task failed: {err}")))??;
+        Ok(summary)
+    }
+
+    async fn commit(
+        &mut self,
+        items: Vec<ParsedJob>,
+        builder: &Arc<BatchBuilder>,
+        summary: &mut Summary,
+    ) -> Result<(), Error> {
+        let store = self.store.clone();
+        let builder = builder.clone();
+        let (pages, skipped, newly_queued) = tokio::task::spawn_blocking(move || {
+            let mut skipped = BTreeMap::new();
+            let (batch, pages) = builder.build(&store, items, &mut skipped)?;
+            let outcome = store.commit(batch)?;
+            Ok::<_, Error>((pages, skipped, outcome.newly_queued))
+        })
+        .await
+        .map_err(|err| Error::Pipeline(format!("store commit task failed: {err}")))??;
+        for (reason, count) in skipped {
+            *summary.skipped.entry(reason.to_string()).or_default() += count;
+        }
+
+        let new_urls: std::collections::HashSet<&str> =
+            newly_queued.iter().map(|q| q.url.as_str()).collect();
+        let per_page_new: Vec<u32> = pages
+            .iter()
+            .map(|page| {
+                page.discovered
+                    .iter()
+                    .filter(|url| new_urls.contains(url.as_str()))
+                    .count() as u32
+            })
+            .collect();
+        let jobs: Vec<_> = newly_queued
+            .into_iter()
+            .filter_map(job_from_queued)
+            .collect();
+        // Jobs first, then completions, on the same channel: the frontier never sees a host's work
+        // end before the work it discovered. A frontier that is gone (crawl abandoned) is fine:
+        // the jobs are in the store.
+        if !jobs.is_empty() {
+            let _ = self.frontier.send(FrontierCmd::Queued(jobs)).await;
+        }
+        let hosts = pages.iter().map(|page| page.host_key.clone()).collect();
+        let _ = self.frontier.send(FrontierCmd::Completed(hosts)).await;
+        for (PreparedPage { mut report, .. }, new) in pages.into_iter().zip(per_page_new) {
+            report.newly_queued = new;
+            summary.record_page(&report);
+            self.live.pages.fetch_add(1, Ordering::Relaxed);
+            self.live
+                .bytes
+                .fetch_add(report.body.len() as u64, Ordering::Relaxed);
+            if report.error.is_some() {
+                self.live.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            // A caller that stopped listening does not stop the crawl.
+            let _ = self.pages.send(report).await;
+        }
+        Ok(())
+    }
+}

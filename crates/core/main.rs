@@ -1,0 +1,202 @@
+//! The `trawl` command: parses the command line, runs the command, and maps the outcome to an
+//! exit code (0 done, 1 could not complete, 2 usage or config error, 130 interrupted).
+
+mod cli;
+mod progress;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{Cli, Command};
+use trawl::{Crawl, CrawlRun, Error};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return clap_exit(err),
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("trawl: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let code = err
+                .downcast_ref::<Error>()
+                .map_or(1, |err| err.exit_code() as u8);
+            eprintln!("trawl: {}", one_line(&err));
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Clap's errors on one line (help and version go to stdout as usual).
+fn clap_exit(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return ExitCode::from(
+            if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            },
+        );
+    }
+    let rendered = err.render().to_string();
+    let first = rendered
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    eprintln!("trawl: {first}; see `trawl --help`");
+    ExitCode::from(2)
+}
+
+fn one_line(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text.replace('\n', " ")
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Crawl(command) => {
+            let config = command.config()?;
+            if !config.fetcher.obey_robots {
+                tracing::warn!(
+                    "robots.txt is ignored (--ignore-robots): be sure the sites allow it"
+                );
+            }
+            let crawl = Crawl::new(config).await?;
+            drive(crawl, command.options.quiet).await
+        }
+        Command::Resume(command) => {
+            let options = command.options;
+            let crawl = Crawl::resume(&command.store, |config| options.apply(config)).await?;
+            drive(crawl, options.quiet).await
+        }
+        Command::Export(command) => {
+            let store = trawl::open_store(command.store.clone(), Default::default()).await?;
+            let output = command.output.clone();
+            let with_body = command.with_body;
+            let written = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+                let mut out: Box<dyn Write> = match &output {
+                    Some(path) => Box::new(std::io::BufWriter::new(
+                        std::fs::File::create(path)
+                            .with_context(|| format!("cannot create {}", path.display()))?,
+                    )),
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                };
+                Ok(trawl::export_jsonl(&store, &mut out, with_body)?)
+            })
+            .await??;
+            tracing::info!(pages = written, "exported");
+            Ok(0)
+        }
+        Command::Stats(command) => {
+            let store = trawl::open_store(command.store.clone(), Default::default()).await?;
+            let (counters, bytes) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                Ok((store.counters()?, store.size_on_disk()?))
+            })
+            .await??;
+            let per_page = bytes
+                .checked_div(counters.done + counters.failed)
+                .unwrap_or(0);
+            println!("queued:  {}", counters.queued);
+            println!("done:    {}", counters.done);
+            println!("failed:  {}", counters.failed);
+            println!(
+                "on disk: {} ({} per page)",
+                trawl::human_bytes(bytes),
+                trawl::human_bytes(per_page)
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// Runs a crawl with progress, Ctrl-C handling and a summary; returns the exit code.
+async fn drive(crawl: Crawl, quiet: bool) -> anyhow::Result<u8> {
+    let store_dir = crawl.config().crawl.store_dir.clone();
+    let mut run: CrawlRun = crawl.start();
+    let cancel = run.cancel_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("trawl: stopping: finishing the pages in flight (Ctrl-C again to quit at once)");
+        cancel.cancel();
+        wait_for_signal().await;
+        eprintln!("trawl: quit; the store is consistent, resume with `trawl resume --store DIR`");
+        std::process::exit(130);
+    });
+    let progress = progress::Progress::new(quiet);
+    let live = run.live();
+    while run.next_page().await.is_some() {
+        progress.update(&live);
+    }
+    progress.finish();
+    let summary = run.finish().await?;
+    if !quiet {
+        eprint!("{}", summary.render());
+    }
+    if summary.interrupted {
+        eprintln!(
+            "trawl: interrupted; continue with `trawl resume --store {}`",
+            store_dir.display()
+        );
+        return Ok(130);
+    }
+    Ok(0)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

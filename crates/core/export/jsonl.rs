@@ -1,4 +1,4 @@
-//! `trawl export`: streams the store's page records out as JSON Lines, one object per fetched or
+//! JSON Lines export: one object per fetched or
 //! failed page, without collecting them in memory.
 
 use std::io::Write;

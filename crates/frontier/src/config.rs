@@ -38,6 +38,30 @@ pub struct FrontierConfig {
     pub include: Vec<String>,
     /// Regexes on the URL: a discovered URL matching any of them is dropped.
     pub exclude: Vec<String>,
+    /// Retries of a URL after a connect error, timeout, 408, 429 or 5xx (0 = no retries).
+    pub retries: u32,
+    /// Backoff base: the n-th retry of a URL waits a random time up to base x 2^n (full jitter),
+    /// and a host with n consecutive failures waits base x 2^(n-1) before its next request.
+    #[serde(with = "humantime_serde")]
+    pub retry_base_delay: Duration,
+    /// Longest backoff wait.
+    #[serde(with = "humantime_serde")]
+    pub retry_max_delay: Duration,
+    /// Consecutive failures of a host that trip its circuit breaker (0 = no breaker).
+    pub breaker_threshold: u32,
+    /// How long a tripped host pauses.
+    #[serde(with = "humantime_serde")]
+    pub breaker_pause: Duration,
+    /// Trips in a row (with no success between) after which the host counts as unreachable and
+    /// its remaining URLs are recorded as failed.
+    pub breaker_trips: u32,
+    /// Adapt each host's delay to its latency (delay = latency / auto_throttle_target).
+    pub auto_throttle: bool,
+    /// The number of requests auto-throttle aims to have in flight per host.
+    pub auto_throttle_target: f64,
+    /// Longest per-host delay auto-throttle may set.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
 }
 
 impl Default for FrontierConfig {
@@ -51,6 +75,15 @@ impl Default for FrontierConfig {
             max_pages: None,
             include: Vec::new(),
             exclude: Vec::new(),
+            retries: 2,
+            retry_base_delay: Duration::from_secs(1),
+            retry_max_delay: Duration::from_secs(60),
+            breaker_threshold: 5,
+            breaker_pause: Duration::from_secs(30),
+            breaker_trips: 3,
+            auto_throttle: false,
+            auto_throttle_target: 1.0,
+            max_delay: Duration::from_secs(60),
         }
     }
 }
@@ -72,6 +105,39 @@ impl FrontierConfig {
                 reason: "the in-memory window must hold at least one job",
             });
         }
+        if !(self.auto_throttle_target.is_finite() && self.auto_throttle_target > 0.0) {
+            return Err(crate::FrontierError::Setting {
+                key: "auto_throttle_target",
+                value: self.auto_throttle_target.to_string(),
+                reason: "must be a positive number",
+            });
+        }
         Ok(())
+    }
+
+    /// The random wait before retry number `attempt + 1` of a URL that has been tried
+    /// `attempt + 1` times, or `None` when its retries are used up. `unit` is a random number in
+    /// [0, 1) (the caller's generator keeps this crate deterministic): full jitter over
+    /// [0, base x 2^(attempt+1)], but never below the host backoff base x 2^attempt, so successive
+    /// waits of one URL never shrink.
+    pub fn retry_delay(&self, attempt: u32, unit: f64) -> Option<Duration> {
+        if attempt >= self.retries {
+            return None;
+        }
+        let floor = self.backoff(attempt + 1);
+        let ceiling = self.backoff(attempt + 2);
+        let jittered = ceiling.mul_f64(unit.clamp(0.0, 1.0));
+        Some(jittered.max(floor))
+    }
+
+    /// The host backoff after `failures` consecutive failures: base x 2^(failures-1), capped.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        if failures == 0 {
+            return Duration::ZERO;
+        }
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+        self.retry_base_delay
+            .saturating_mul(factor)
+            .min(self.retry_max_delay)
     }
 }

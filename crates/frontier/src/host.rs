@@ -24,8 +24,22 @@ pub(crate) struct HostState {
     pub(crate) last_loaded_seq: Option<u64>,
     /// A refill request for this host is out.
     pub(crate) refill_pending: bool,
-    /// The host sits in the ready ring or the timed heap.
+    /// The host sits in the ready ring, the timed heap or the give-up ring.
     pub(crate) scheduled: bool,
+    /// Failures since the last success (drives backoff and the circuit breaker).
+    pub(crate) consecutive_failures: u32,
+    /// Throttling answers (429/503) since the last success.
+    pub(crate) consecutive_throttles: u32,
+    /// Circuit-breaker trips since the last success.
+    pub(crate) trips: u32,
+    /// The host is given up on: its remaining jobs are handed out to be recorded as failed.
+    pub(crate) unreachable: bool,
+    /// The delay auto-throttle currently sets for this host.
+    pub(crate) throttle_delay: Duration,
+    /// robots.txt of this host has been checked (until then, one request at a time).
+    pub(crate) robots_checked: bool,
+    /// When the last request to this host started.
+    pub(crate) last_start: Option<Instant>,
 }
 
 impl HostState {
@@ -40,6 +54,13 @@ impl HostState {
             last_loaded_seq: None,
             refill_pending: false,
             scheduled: false,
+            consecutive_failures: 0,
+            consecutive_throttles: 0,
+            trips: 0,
+            unreachable: false,
+            throttle_delay: Duration::ZERO,
+            robots_checked: false,
+            last_start: None,
         }
     }
 
@@ -53,10 +74,11 @@ impl HostState {
         self.store_has_more || self.refill_pending
     }
 
+    /// The delay in force: the longest of the configured one, robots' Crawl-delay and
+    /// auto-throttle's.
     pub(crate) fn effective_delay(&self, configured: Duration) -> Duration {
-        match self.delay_override {
-            Some(delay) if delay > configured => delay,
-            _ => configured,
-        }
+        configured
+            .max(self.delay_override.unwrap_or(Duration::ZERO))
+            .max(self.throttle_delay)
     }
 }

@@ -17,6 +17,8 @@ pub struct Job {
     pub redirect_hops: u32,
     /// Earlier fetch attempts of this URL.
     pub attempts: u32,
+    /// Not to be fetched before this moment (a retry waiting out its backoff).
+    pub not_before: Option<std::time::Instant>,
 }
 
 impl Job {
@@ -29,6 +31,7 @@ impl Job {
             depth,
             redirect_hops: 0,
             attempts: 0,
+            not_before: None,
         }
     }
 }

@@ -27,6 +27,7 @@
 
 mod config;
 mod error;
+mod feedback;
 mod host;
 mod job;
 mod scheduler;
@@ -34,6 +35,7 @@ mod scope;
 
 pub use config::{FrontierConfig, ScopeMode};
 pub use error::FrontierError;
+pub use feedback::HostSignal;
 pub use job::Job;
 pub use scheduler::{Frontier, Pop, RefillRequest};
 pub use scope::{OutOfScope, Scope};

@@ -13,6 +13,9 @@ use crate::{FrontierConfig, Job};
 pub enum Pop {
     /// Fetch this now.
     Ready(Job),
+    /// The job's host is unreachable (its circuit breaker tripped too often): record the job as
+    /// failed without fetching it. It counts as in flight until completed.
+    GiveUp(Job),
     /// Nothing may start before this moment (some host is waiting out its delay).
     NotBefore(Instant),
     /// Nothing can be issued now: no queued job, every host with work is at its in-flight cap, or the
@@ -36,24 +39,28 @@ pub struct RefillRequest {
 /// The crawl's scheduler. See the crate docs.
 #[derive(Debug)]
 pub struct Frontier {
+    pub(crate) config: FrontierConfig,
     per_host: usize,
-    delay: Duration,
+    pub(crate) delay: Duration,
     window: usize,
     budget: Option<u64>,
     issued: u64,
-    hosts: HashMap<String, HostState>,
+    pub(crate) hosts: HashMap<String, HostState>,
     ready: VecDeque<String>,
+    giving_up: VecDeque<String>,
     timed: BinaryHeap<Reverse<(Instant, String)>>,
     refill_wanted: VecDeque<String>,
     queued_in_memory: usize,
     in_flight: usize,
     spilling_hosts: usize,
+    robots_gate: bool,
 }
 
 impl Frontier {
     /// An empty frontier with these settings (numbers below 1 are treated as 1).
     pub fn new(config: &FrontierConfig) -> Frontier {
         Frontier {
+            config: config.clone(),
             per_host: config.per_host.max(1),
             delay: config.delay,
             window: config.window.max(1),
@@ -61,11 +68,13 @@ impl Frontier {
             issued: 0,
             hosts: HashMap::new(),
             ready: VecDeque::new(),
+            giving_up: VecDeque::new(),
             timed: BinaryHeap::new(),
             refill_wanted: VecDeque::new(),
             queued_in_memory: 0,
             in_flight: 0,
             spilling_hosts: 0,
+            robots_gate: false,
         }
     }
 
@@ -127,10 +136,37 @@ impl Frontier {
     }
 
     /// Sets a host-specific least delay between requests (e.g. robots.txt `Crawl-delay`); the longer
-    /// of it and the configured delay applies.
+    /// of it and the configured delay applies, from the host's last request on.
     pub fn set_host_delay(&mut self, host_key: &str, delay: Duration, now: Instant) {
+        let configured = self.delay;
         let host = self.host_mut(host_key, now);
         host.delay_override = Some(delay);
+        if let Some(last) = host.last_start {
+            host.next_start = host.next_start.max(last + host.effective_delay(configured));
+        }
+    }
+
+    /// With the gate on, a host gets one request at a time until [`Frontier::robots_checked`] says
+    /// its robots.txt is known, so its Crawl-delay applies from the second request on.
+    pub fn set_robots_gate(&mut self, on: bool) {
+        self.robots_gate = on;
+    }
+
+    /// Records that a host's robots.txt was checked, with its Crawl-delay if it has one.
+    pub fn robots_checked(&mut self, host_key: &str, crawl_delay: Option<Duration>, now: Instant) {
+        if let Some(delay) = crawl_delay {
+            self.set_host_delay(host_key, delay, now);
+        }
+        self.host_mut(host_key, now).robots_checked = true;
+        self.schedule(host_key, now);
+    }
+
+    fn host_cap(&self, host: &HostState) -> usize {
+        if self.robots_gate && !host.robots_checked {
+            1
+        } else {
+            self.per_host
+        }
     }
 
     /// The next host whose window runs low while the store holds more of its queue. The request is
@@ -189,6 +225,22 @@ impl Frontier {
         if self.budget_spent() {
             return Pop::Empty;
         }
+        while let Some(key) = self.giving_up.pop_front() {
+            let Some(host) = self.hosts.get_mut(&key) else {
+                continue;
+            };
+            host.scheduled = false;
+            let Some(job) = host.queue.pop_front() else {
+                continue;
+            };
+            host.in_flight += 1;
+            self.queued_in_memory -= 1;
+            self.in_flight += 1;
+            self.issued += 1;
+            self.schedule(&key, now);
+            self.want_refill_if_low(&key);
+            return Pop::GiveUp(job);
+        }
         while let Some(Reverse((at, _))) = self.timed.peek() {
             if *at > now {
                 break;
@@ -198,14 +250,20 @@ impl Frontier {
             }
         }
         while let Some(key) = self.ready.pop_front() {
-            let per_host = self.per_host;
             let configured_delay = self.delay;
+            let per_host = match self.hosts.get(&key) {
+                Some(host) => self.host_cap(host),
+                None => continue,
+            };
             let Some(host) = self.hosts.get_mut(&key) else {
                 continue;
             };
             host.scheduled = false;
             if host.queue.is_empty() || host.in_flight >= per_host {
                 continue;
+            }
+            if let Some(not_before) = host.queue.front().and_then(|job| job.not_before) {
+                host.next_start = host.next_start.max(not_before);
             }
             if host.next_start > now {
                 self.schedule(&key, now);
@@ -215,6 +273,7 @@ impl Frontier {
                 continue;
             };
             host.in_flight += 1;
+            host.last_start = Some(now);
             host.next_start = now + host.effective_delay(configured_delay);
             self.queued_in_memory -= 1;
             self.in_flight += 1;
@@ -223,10 +282,25 @@ impl Frontier {
             self.want_refill_if_low(&key);
             return Pop::Ready(job);
         }
-        match self.timed.peek() {
-            Some(Reverse((at, _))) => Pop::NotBefore(*at),
-            None => Pop::Empty,
+        // A host's next start may have moved later since it entered the heap (backoff,
+        // Retry-After): correct the top before reporting it, so the caller sleeps just long enough.
+        while let Some(Reverse((at, key))) = self.timed.peek() {
+            let actual = self.hosts.get(key).map(|host| {
+                let head = host.queue.front().and_then(|job| job.not_before);
+                head.map_or(host.next_start, |not_before| {
+                    host.next_start.max(not_before)
+                })
+            });
+            match actual {
+                Some(actual) if actual > *at => {
+                    if let Some(Reverse((_, key))) = self.timed.pop() {
+                        self.timed.push(Reverse((actual, key)));
+                    }
+                }
+                _ => return Pop::NotBefore(*at),
+            }
         }
+        Pop::Empty
     }
 
     /// Records that a job of `host_key` handed out by [`Frontier::pop`] has finished (whatever its
@@ -241,7 +315,21 @@ impl Frontier {
         }
     }
 
-    fn host_mut(&mut self, key: &str, now: Instant) -> &mut HostState {
+    /// The delay between request starts in force for a host now.
+    pub fn host_delay(&self, host_key: &str) -> Duration {
+        self.hosts
+            .get(host_key)
+            .map_or(self.delay, |host| host.effective_delay(self.delay))
+    }
+
+    /// Whether the frontier has given up on a host.
+    pub fn host_unreachable(&self, host_key: &str) -> bool {
+        self.hosts
+            .get(host_key)
+            .is_some_and(|host| host.unreachable)
+    }
+
+    pub(crate) fn host_mut(&mut self, key: &str, now: Instant) -> &mut HostState {
         self.hosts
             .entry(key.to_string())
             .or_insert_with(|| HostState::new(now))
@@ -274,13 +362,25 @@ impl Frontier {
         }
     }
 
-    /// Puts a host with work and a free slot in the ready ring or the timed heap (once).
-    fn schedule(&mut self, key: &str, now: Instant) {
-        let per_host = self.per_host;
+    /// Puts a host with work and a free slot in the ready ring or the timed heap (once); a host
+    /// given up on goes to the give-up ring, whatever its slots and delay.
+    pub(crate) fn schedule(&mut self, key: &str, now: Instant) {
+        let per_host = match self.hosts.get(key) {
+            Some(host) => self.host_cap(host),
+            None => return,
+        };
         let Some(host) = self.hosts.get_mut(key) else {
             return;
         };
-        if host.scheduled || host.queue.is_empty() || host.in_flight >= per_host {
+        if host.scheduled || host.queue.is_empty() {
+            return;
+        }
+        if host.unreachable {
+            host.scheduled = true;
+            self.giving_up.push_back(key.to_string());
+            return;
+        }
+        if host.in_flight >= per_host {
             return;
         }
         host.scheduled = true;

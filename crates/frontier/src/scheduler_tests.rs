@@ -214,3 +214,32 @@ fn announcement_during_refill_keeps_host_spilling() {
         "job 9 still lives only in the store"
     );
 }
+
+#[test]
+fn robots_gate_allows_one_request_until_robots_is_checked_then_applies_crawl_delay() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 4,
+        ..Default::default()
+    });
+    f.set_robots_gate(true);
+    let t0 = Instant::now();
+    for seq in 0..4 {
+        f.push(job(seq, "a", &format!("/{seq}")), t0);
+    }
+    ready(f.pop(t0));
+    assert_eq!(
+        f.pop(t0),
+        Pop::Empty,
+        "one request until robots.txt is known"
+    );
+    let t1 = t0 + Duration::from_millis(100);
+    f.robots_checked("http://a:80", Some(Duration::from_secs(2)), t1);
+    assert_eq!(
+        f.pop(t1),
+        Pop::NotBefore(t0 + Duration::from_secs(2)),
+        "Crawl-delay counts from the first start"
+    );
+    let t2 = t0 + Duration::from_secs(2);
+    ready(f.pop(t2));
+    assert_eq!(f.pop(t2), Pop::NotBefore(t2 + Duration::from_secs(2)));
+}

@@ -3,18 +3,40 @@
 //!
 //! ```text
 //! cargo run -p trawl-fetcher --example fetch -- https://example.com/
+//! cargo run -p trawl-fetcher --example fetch -- --proxy http://127.0.0.1:3128 \
+//!     --header 'X-Team: search' https://example.com/
 //! ```
 
-use trawl_fetcher::{Fetcher, FetcherConfig, RobotsVerdict};
+use trawl_fetcher::{parse_header_arg, Fetcher, FetcherConfig, RobotsVerdict};
+
+const USAGE: &str =
+    "usage: fetch [--proxy http://[user:pass@]host:port] [--header 'K: V']... <URL>";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Some(arg) = std::env::args().nth(1) else {
-        eprintln!("usage: fetch <URL>");
+    let mut config = FetcherConfig::default();
+    let mut target = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--proxy" => config.proxy = args.next(),
+            "--header" => {
+                let (name, value) = parse_header_arg(&args.next().unwrap_or_default())?;
+                config.headers.insert(name, value);
+            }
+            _ if target.is_none() && !arg.starts_with("--") => target = Some(arg),
+            _ => {
+                eprintln!("{USAGE}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let Some(arg) = target else {
+        eprintln!("{USAGE}");
         std::process::exit(2);
     };
     let url = url::Url::parse(&arg)?;
-    let fetcher = Fetcher::new(FetcherConfig::default())?;
+    let fetcher = Fetcher::new(config)?;
 
     match fetcher.robots(&url).await {
         RobotsVerdict::Allowed { crawl_delay } => {
@@ -44,6 +66,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(target) = &page.redirect_to {
         println!("redirect to: {target}");
+    }
+    if let Some(wait) = page.retry_after {
+        println!("retry after: {wait:?}");
     }
     println!("body: {} bytes in {:?}", page.body.len(), page.elapsed);
     Ok(())

@@ -1,14 +1,16 @@
 //! Reading a response body with bounded memory: the raw frames are streamed through an
 //! async-compression decoder chosen from `Content-Encoding`, and the DECODED bytes are counted
 //! against the cap as they arrive, so a decompression bomb or an endless body is cut off early.
+//! A gap longer than the idle timeout between two raw frames ends the read as `body_idle`.
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use async_compression::tokio::bufread::{
     BrotliDecoder, DeflateDecoder, GzipDecoder, ZlibDecoder, ZstdDecoder,
 };
 use bytes::{Bytes, BytesMut};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use http::HeaderMap;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt};
@@ -87,19 +89,34 @@ pub(crate) fn encoding_of(headers: &HeaderMap, url: &str) -> Result<Encoding, Fe
     }
 }
 
-/// Read `body` fully, decoding it per `encoding`, keeping at most `limit` decoded bytes.
+/// Marker error: no body frame arrived within the idle timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("no body data for {0:?}")]
+struct BodyIdle(Duration);
+
+/// Read `body` fully, decoding it per `encoding`, keeping at most `limit` decoded bytes, failing
+/// with a `body_idle` timeout if no frame arrives for `idle`.
 pub(crate) async fn read_body<B>(
     body: B,
     encoding: Encoding,
     limit: u64,
     overflow: Overflow,
+    idle: Duration,
     url: &str,
 ) -> Result<Bytes, FetchError>
 where
     B: hyper::body::Body<Data = Bytes, Error = hyper::Error> + Send + Unpin + 'static,
 {
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let mut raw = StreamReader::new(stream);
+    let frames = body.into_data_stream().map_err(std::io::Error::other);
+    let stream = futures::stream::unfold(Some(frames), move |state| async move {
+        let mut frames = state?;
+        match tokio::time::timeout(idle, frames.next()).await {
+            Ok(Some(item)) => Some((item, Some(frames))),
+            Ok(None) => None,
+            Err(_) => Some((Err(std::io::Error::other(BodyIdle(idle))), None)),
+        }
+    });
+    let mut raw = StreamReader::new(Box::pin(stream));
     let mut reader: Pin<Box<dyn AsyncRead + Send>> = match encoding {
         Encoding::Identity => Box::pin(raw),
         Encoding::Gzip => {
@@ -159,6 +176,13 @@ fn is_zlib_header(h: [u8; 2]) -> bool {
 
 /// A read error is either the transport failing (hyper error inside) or corrupt compressed data.
 fn classify_read_error(e: std::io::Error, encoding: Encoding, url: &str) -> FetchError {
+    if let Some(BodyIdle(after)) = find_idle(&e) {
+        return FetchError::Timeout {
+            url: url.to_string(),
+            after: *after,
+            phase: "body_idle",
+        };
+    }
     let transport = e.get_ref().is_some_and(|inner| inner.is::<hyper::Error>());
     if transport || encoding == Encoding::Identity {
         FetchError::Http {
@@ -172,6 +196,18 @@ fn classify_read_error(e: std::io::Error, encoding: Encoding, url: &str) -> Fetc
             message: chain_message(&e),
         }
     }
+}
+
+/// The idle marker, possibly wrapped in further io::Errors by a decoder.
+fn find_idle(e: &std::io::Error) -> Option<&BodyIdle> {
+    let mut cur = e.get_ref()?;
+    for _ in 0..8 {
+        if let Some(idle) = cur.downcast_ref::<BodyIdle>() {
+            return Some(idle);
+        }
+        cur = cur.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+    None
 }
 
 #[cfg(test)]

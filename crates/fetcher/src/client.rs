@@ -1,6 +1,7 @@
 //! Building the shared, pooled hyper-util legacy `Client`: an `HttpConnector` wrapped by
 //! hyper-rustls (http/1.1 and h2 by ALPN) over a rustls `ClientConfig` (ring provider) whose
-//! root store is webpki-roots plus the PEM certificates from `ca_certs`.
+//! root store is webpki-roots plus the PEM certificates from `ca_certs`; under it, the direct or
+//! proxied TCP [`Connector`].
 
 use std::fs::File;
 use std::io::BufReader;
@@ -17,9 +18,10 @@ use rustls::RootCertStore;
 
 use crate::config::FetcherConfig;
 use crate::error::FetchError;
+use crate::proxy::{Connector, ProxySettings};
 
 /// The concrete client type shared by every clone of a `Fetcher`.
-pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+pub(crate) type HttpClient = Client<HttpsConnector<Connector>, Empty<Bytes>>;
 
 /// Build the root store: bundled webpki roots plus every certificate in `ca_certs`.
 fn root_store(config: &FetcherConfig) -> Result<RootCertStore, FetchError> {
@@ -55,7 +57,10 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), FetchError
 }
 
 /// Build the pooled client described by `config`.
-pub(crate) fn build_client(config: &FetcherConfig) -> Result<HttpClient, FetchError> {
+pub(crate) fn build_client(
+    config: &FetcherConfig,
+    proxy: Option<ProxySettings>,
+) -> Result<HttpClient, FetchError> {
     let roots = root_store(config)?;
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -76,7 +81,7 @@ pub(crate) fn build_client(config: &FetcherConfig) -> Result<HttpClient, FetchEr
         .with_tls_config(tls)
         .https_or_http()
         .enable_all_versions()
-        .wrap_connector(http);
+        .wrap_connector(Connector::new(http, proxy, config.connect_timeout));
 
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(config.pool_idle_timeout)

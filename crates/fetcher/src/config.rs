@@ -1,5 +1,6 @@
 //! Fetcher settings: the `[fetcher]` section of trawl's TOML configuration.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,7 +23,17 @@ pub struct FetcherConfig {
     /// Maximum time to establish a TCP connection, e.g. `"10s"`.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// Maximum time for a whole fetch: connect, TLS, request, response headers and the full body.
+    /// Maximum time from having a connection (new or pooled) to receiving the response
+    /// headers, e.g. `"15s"`. Catches servers that accept but never answer.
+    #[serde(with = "humantime_serde")]
+    pub response_timeout: Duration,
+    /// Longest gap allowed between two pieces of the response body (and between the headers
+    /// and the first body byte), e.g. `"10s"`. Catches stalled bodies.
+    #[serde(with = "humantime_serde")]
+    pub body_idle_timeout: Duration,
+    /// Maximum time for a whole fetch: connect, TLS, request, response headers and the full
+    /// body. Catches bodies that trickle in slowly but never stall long enough for
+    /// `body_idle_timeout`.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// How long an idle pooled connection is kept open for reuse.
@@ -43,6 +54,19 @@ pub struct FetcherConfig {
     pub requests_per_second: Option<f64>,
     /// Send `Accept-Encoding: gzip, deflate, br, zstd` and decode compressed bodies.
     pub accept_encoding: bool,
+    /// HTTP proxy for every request, e.g. `"http://proxy:3128"` or
+    /// `"http://user:pass@proxy:3128"` (credentials are sent as `Proxy-Authorization: Basic`).
+    /// http:// targets are requested through it in absolute form; https:// targets through a
+    /// CONNECT tunnel (TLS stays end-to-end). Omit for direct connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Extra headers sent with every request, robots.txt included,
+    /// e.g. `headers = { "X-Team" = "search" }`. They override the built-in `Accept` etc.
+    /// of the same name (but not `User-Agent`: set `user_agent` for that).
+    pub headers: BTreeMap<String, String>,
+    /// Upper bound for a robots.txt `Crawl-delay`; larger values are capped to this, e.g. `"30s"`.
+    #[serde(with = "humantime_serde")]
+    pub max_crawl_delay: Duration,
 }
 
 impl Default for FetcherConfig {
@@ -50,6 +74,8 @@ impl Default for FetcherConfig {
         FetcherConfig {
             user_agent: DEFAULT_USER_AGENT.to_string(),
             connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(15),
+            body_idle_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 32,
@@ -58,6 +84,9 @@ impl Default for FetcherConfig {
             obey_robots: true,
             requests_per_second: None,
             accept_encoding: true,
+            proxy: None,
+            headers: BTreeMap::new(),
+            max_crawl_delay: Duration::from_secs(30),
         }
     }
 }
@@ -113,5 +142,29 @@ mod tests {
             FetcherConfig::default()
         );
         assert!(toml::from_str::<FetcherConfig>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn new_keys_parse_and_old_configs_keep_defaults() {
+        let old: FetcherConfig =
+            toml::from_str("connect_timeout = \"3s\"\nrequest_timeout = \"20s\"\n").unwrap();
+        assert_eq!(old.response_timeout, Duration::from_secs(15));
+        assert_eq!(old.body_idle_timeout, Duration::from_secs(10));
+        assert_eq!(old.max_crawl_delay, Duration::from_secs(30));
+        assert_eq!(old.proxy, None);
+        assert!(old.headers.is_empty());
+
+        let c: FetcherConfig = toml::from_str(
+            "response_timeout = \"2s\"\nbody_idle_timeout = \"250ms\"\nmax_crawl_delay = \"1m\"\n\
+             proxy = \"http://u:p@127.0.0.1:3128\"\nheaders = { \"X-Team\" = \"search\" }\n",
+        )
+        .unwrap();
+        assert_eq!(c.response_timeout, Duration::from_secs(2));
+        assert_eq!(c.body_idle_timeout, Duration::from_millis(250));
+        assert_eq!(c.max_crawl_delay, Duration::from_secs(60));
+        assert_eq!(c.proxy.as_deref(), Some("http://u:p@127.0.0.1:3128"));
+        assert_eq!(c.headers.get("X-Team").map(String::as_str), Some("search"));
+        let back: FetcherConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
     }
 }

@@ -40,9 +40,13 @@ pub enum FetchError {
     Timeout {
         /// The URL being fetched.
         url: String,
-        /// The timeout that expired.
+        /// The configured timeout that expired.
         after: Duration,
-        /// Which phase timed out: `"connect"`, `"response"` or `"body"`.
+        /// Where the fetch stalled: `"connect"` (TCP connect or proxy tunnel not done within
+        /// `connect_timeout`, or the whole-fetch budget ran out first), `"response"` (no
+        /// response headers within `response_timeout` or the whole-fetch budget),
+        /// `"body_idle"` (no body byte for `body_idle_timeout`) or `"total"` (the body was
+        /// still arriving when `request_timeout` ran out).
         phase: &'static str,
     },
     /// The decoded body exceeded the configured cap.
@@ -112,6 +116,12 @@ impl FetchError {
             FetchError::Connect { .. } | FetchError::Timeout { .. } | FetchError::Http { .. }
         )
     }
+}
+
+/// Whether an HTTP status is worth retrying later: 408, 429 and every 5xx except 501.
+pub fn status_is_retryable(status: http::StatusCode) -> bool {
+    let code = status.as_u16();
+    code == 408 || code == 429 || ((500..=599).contains(&code) && code != 501)
 }
 
 /// Render an error and all its sources as `"a: b: c"` (skipping repeated messages).
@@ -196,6 +206,51 @@ mod tests {
         assert_eq!(tls.kind(), "tls");
         assert!(!tls.is_retryable());
         assert!(tls.to_string().contains("a:443"));
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        let s = |c: u16| http::StatusCode::from_u16(c).unwrap();
+        for c in [408, 429, 500, 502, 503, 504, 599] {
+            assert!(status_is_retryable(s(c)), "{c}");
+        }
+        for c in [200, 301, 304, 400, 401, 403, 404, 410, 501] {
+            assert!(!status_is_retryable(s(c)), "{c}");
+        }
+    }
+
+    #[test]
+    fn retryable_errors() {
+        let http = FetchError::Http {
+            url: "u".into(),
+            message: "connection reset".into(),
+        };
+        let connect = FetchError::Connect {
+            host: "h:1".into(),
+            message: "refused".into(),
+            source: None,
+        };
+        assert!(http.is_retryable() && connect.is_retryable());
+        for e in [
+            FetchError::BodyTooLarge {
+                url: "u".into(),
+                limit: 1,
+            },
+            FetchError::Decode {
+                url: "u".into(),
+                encoding: "gzip".into(),
+                message: "x".into(),
+            },
+            FetchError::InvalidUrl {
+                url: "u".into(),
+                reason: "x".into(),
+            },
+            FetchError::Config {
+                message: "x".into(),
+            },
+        ] {
+            assert!(!e.is_retryable(), "{e}");
+        }
     }
 
     #[test]

@@ -1,21 +1,27 @@
 //! The [`Fetcher`] itself: one GET through the pooled client, with the per-host rate limit, the
-//! whole-request timeout, bounded body reading, and no redirect following.
+//! phase timeouts (connect, response head, body idle, whole fetch), the configured extra headers,
+//! bounded body reading, and no redirect following.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use http::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_TYPE, LOCATION, USER_AGENT};
+use http::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_TYPE, LOCATION, PROXY_AUTHORIZATION, USER_AGENT,
+};
 use http::{HeaderMap, Request, StatusCode, Uri, Version};
 use http_body_util::Empty;
+use hyper_util::client::legacy::connect::capture_connection;
 
 use crate::body::{encoding_of, read_body, Overflow};
 use crate::client::{build_client, HttpClient};
 use crate::config::FetcherConfig;
 use crate::error::{chain_message, is_timed_out, is_tls_error, FetchError};
+use crate::headers::{extra_headers, retry_after};
+use crate::proxy::parse_proxy;
 use crate::robots::RobotsCache;
 
 const ACCEPT_VALUE: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
@@ -40,6 +46,9 @@ pub struct Fetched {
     pub redirect_to: Option<url::Url>,
     /// The HTTP version negotiated (HTTP/1.1 or HTTP/2).
     pub version: Version,
+    /// `Retry-After` (any status): delta-seconds, or an HTTP-date relative to now (a past
+    /// date gives zero). `None` if absent or unparsable.
+    pub retry_after: Option<Duration>,
 }
 
 impl Fetched {
@@ -82,7 +91,6 @@ fn authority(url: &url::Url) -> String {
 pub(crate) struct GetOptions {
     pub(crate) limit: u64,
     pub(crate) overflow: Overflow,
-    pub(crate) timeout: Duration,
 }
 
 pub(crate) struct Inner {
@@ -91,6 +99,10 @@ pub(crate) struct Inner {
     limiter: Option<DefaultKeyedRateLimiter<String>>,
     requests: AtomicU64,
     user_agent: HeaderValue,
+    /// The configured extra headers, validated.
+    extra_headers: HeaderMap,
+    /// `Proxy-Authorization` for http:// targets sent through the proxy.
+    proxy_auth: Option<HeaderValue>,
     pub(crate) robots: RobotsCache,
 }
 
@@ -110,9 +122,14 @@ impl std::fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
-    /// Build a fetcher: TLS roots (webpki + `ca_certs`), pooled client, optional rate limiter.
+    /// Build a fetcher: TLS roots (webpki + `ca_certs`), pooled client (direct or through
+    /// `proxy`), optional rate limiter. Invalid `proxy`, `headers`, `user_agent` or
+    /// `requests_per_second` give [`FetchError::Config`].
     pub fn new(config: FetcherConfig) -> Result<Fetcher, FetchError> {
-        let client = build_client(&config)?;
+        let proxy = config.proxy.as_deref().map(parse_proxy).transpose()?;
+        let proxy_auth = proxy.as_ref().and_then(|p| p.auth.clone());
+        let extra_headers = extra_headers(&config.headers)?;
+        let client = build_client(&config, proxy)?;
         let limiter = match config.requests_per_second {
             None => None,
             Some(rps) => Some(RateLimiter::keyed(quota_for(rps)?)),
@@ -128,6 +145,8 @@ impl Fetcher {
                 limiter,
                 requests: AtomicU64::new(0),
                 user_agent,
+                extra_headers,
+                proxy_auth,
                 robots: RobotsCache::default(),
             }),
         })
@@ -145,7 +164,6 @@ impl Fetcher {
         let opts = GetOptions {
             limit: self.inner.config.max_body_bytes,
             overflow: Overflow::Error,
-            timeout: self.inner.config.request_timeout,
         };
         let result = self.get(url, opts).await;
         match &result {
@@ -175,7 +193,6 @@ impl Fetcher {
 
         let mut req = Request::get(uri);
         if let Some(headers) = req.headers_mut() {
-            headers.insert(USER_AGENT, self.inner.user_agent.clone());
             headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_VALUE));
             if self.inner.config.accept_encoding {
                 headers.insert(
@@ -183,28 +200,64 @@ impl Fetcher {
                     HeaderValue::from_static(ACCEPT_ENCODING_VALUE),
                 );
             }
+            for name in self.inner.extra_headers.keys() {
+                headers.remove(name);
+            }
+            for (name, value) in &self.inner.extra_headers {
+                headers.append(name, value.clone());
+            }
+            headers.insert(USER_AGENT, self.inner.user_agent.clone());
+            if url.scheme() == "http" {
+                if let Some(auth) = &self.inner.proxy_auth {
+                    headers.insert(PROXY_AUTHORIZATION, auth.clone());
+                }
+            }
         }
-        let req = req
+        let mut req = req
             .body(Empty::<Bytes>::new())
             .map_err(|e| FetchError::InvalidUrl {
                 url: url.to_string(),
                 reason: e.to_string(),
             })?;
 
+        let config = &self.inner.config;
         let start = Instant::now();
-        let deadline = tokio::time::Instant::from_std(start) + opts.timeout;
-        let timeout_err = |phase: &'static str| FetchError::Timeout {
+        let deadline = tokio::time::Instant::from_std(start) + config.request_timeout;
+        let timeout_err = |phase: &'static str, after: Duration| FetchError::Timeout {
             url: url.to_string(),
-            after: opts.timeout,
+            after,
             phase,
         };
 
-        let response = match tokio::time::timeout_at(deadline, self.inner.client.request(req)).await
-        {
-            Err(_) => return Err(timeout_err("response")),
-            Ok(Err(e)) => return Err(self.classify_client_error(url, e)),
-            Ok(Ok(resp)) => resp,
+        // Phase 1: a connection (pooled, or new within connect_timeout), then phase 2: the
+        // response head within response_timeout of having the connection.
+        let mut capture = capture_connection(&mut req);
+        let response = self.inner.client.request(req);
+        tokio::pin!(response);
+        let early = tokio::select! {
+            r = &mut response => Some(r),
+            _ = async { capture.wait_for_connection_metadata().await.is_some() } => None,
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(timeout_err("connect", config.request_timeout));
+            }
         };
+        let result = match early {
+            Some(r) => r,
+            None => {
+                let head_deadline = tokio::time::Instant::now() + config.response_timeout;
+                let (until, after) = if head_deadline < deadline {
+                    (head_deadline, config.response_timeout)
+                } else {
+                    (deadline, config.request_timeout)
+                };
+                match tokio::time::timeout_at(until, &mut response).await {
+                    Ok(r) => r,
+                    Err(_) => return Err(timeout_err("response", after)),
+                }
+            }
+        };
+        let response = result.map_err(|e| self.classify_client_error(url, e))?;
+
         let (parts, body) = response.into_parts();
         let url_str = url.as_str();
         let encoding = encoding_of(&parts.headers, url_str)?;
@@ -222,13 +275,17 @@ impl Fetcher {
                 });
             }
         }
-        let body = match tokio::time::timeout_at(
-            deadline,
-            read_body(body, encoding, opts.limit, opts.overflow, url_str),
-        )
-        .await
-        {
-            Err(_) => return Err(timeout_err("body")),
+        // Phase 3: the body, with body_idle_timeout between pieces and the whole-fetch deadline.
+        let read = read_body(
+            body,
+            encoding,
+            opts.limit,
+            opts.overflow,
+            config.body_idle_timeout,
+            url_str,
+        );
+        let body = match tokio::time::timeout_at(deadline, read).await {
+            Err(_) => return Err(timeout_err("total", config.request_timeout)),
             Ok(r) => r?,
         };
 
@@ -241,6 +298,7 @@ impl Fetcher {
         } else {
             None
         };
+        let retry_after = retry_after(&parts.headers, SystemTime::now());
         Ok(Fetched {
             url: url.clone(),
             status: parts.status,
@@ -249,6 +307,7 @@ impl Fetcher {
             elapsed: start.elapsed(),
             redirect_to,
             version: parts.version,
+            retry_after,
         })
     }
 

@@ -3,12 +3,18 @@
 //! One cloneable [`Fetcher`] wraps a pooled hyper-util legacy client over rustls (http/1.1 and
 //! h2 by ALPN, webpki roots plus optional extra CA certificates), with:
 //!
-//! - a whole-request timeout (connect + headers + body) and a connect timeout;
+//! - timeouts per phase: connect (TCP / proxy tunnel), response head, body idle gap, and the
+//!   whole fetch;
+//! - an optional HTTP proxy (absolute-form for http://, CONNECT tunnel for https://) and
+//!   configured extra request headers;
 //! - bodies read frame by frame, decoded (gzip, deflate, br, zstd) and capped on the DECODED size,
 //!   so decompression bombs and endless bodies are cut off with bounded memory;
 //! - an optional per-host rate limit (governor, keyed by [`host_key`]);
 //! - no redirect following: a 3xx comes back with [`Fetched::redirect_to`] set;
-//! - robots.txt (RFC 9309) fetched once per host, cached single-flight, via [`Fetcher::robots`].
+//! - robots.txt (RFC 9309) fetched once per host, cached single-flight, via [`Fetcher::robots`],
+//!   matched by the pure [`RobotsRules`] (Google's reference semantics);
+//! - retry hints for the scheduler: [`FetchError::is_retryable`], [`status_is_retryable`],
+//!   [`Fetched::retry_after`].
 //!
 //! ```
 //! use trawl_fetcher::{host_key, Fetcher, FetcherConfig};
@@ -46,9 +52,14 @@ mod client;
 mod config;
 mod error;
 mod fetch;
+mod headers;
+mod proxy;
 mod robots;
+mod rules;
 
 pub use config::{FetcherConfig, DEFAULT_USER_AGENT};
-pub use error::FetchError;
+pub use error::{status_is_retryable, FetchError};
 pub use fetch::{host_key, Fetched, Fetcher};
+pub use headers::parse_header_arg;
 pub use robots::{RobotsVerdict, ROBOTS_MAX_BYTES, ROBOTS_MAX_REDIRECTS};
+pub use rules::RobotsRules;

@@ -1,17 +1,18 @@
 //! robots.txt (RFC 9309): fetched once per host key through the shared client, cached with
 //! single-flight (concurrent callers for one host wait for one fetch), and turned into a
-//! [`RobotsVerdict`] per URL. Sitemap lines are kept and exposed by [`Fetcher::sitemaps`].
+//! [`RobotsVerdict`] per URL with [`RobotsRules`]. Sitemap lines are kept and exposed by
+//! [`Fetcher::sitemaps`]; `Crawl-delay` is capped by `max_crawl_delay`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use texting_robots::Robot;
 use tokio::sync::OnceCell;
-use url::{Position, Url};
+use url::Url;
 
 use crate::body::Overflow;
 use crate::fetch::{host_key, Fetcher, GetOptions};
+use crate::rules::RobotsRules;
 
 /// How much of a robots.txt is read (RFC 9309 asks for at least 500 KiB); the rest is ignored.
 pub const ROBOTS_MAX_BYTES: u64 = 512 * 1024;
@@ -27,7 +28,7 @@ const UNREACHABLE_TTL: Duration = Duration::from_secs(5 * 60);
 pub enum RobotsVerdict {
     /// The URL may be fetched; `crawl_delay` is the host's `Crawl-delay`, if any.
     Allowed {
-        /// `Crawl-delay` from robots.txt for our agent group.
+        /// `Crawl-delay` from robots.txt for our agent group, capped at `max_crawl_delay`.
         crawl_delay: Option<Duration>,
     },
     /// robots.txt disallows this URL for our agent.
@@ -54,7 +55,7 @@ enum Rules {
     AllowAll,
     /// Parsed rules for our agent.
     Parsed {
-        robot: Box<Robot>,
+        rules: Box<RobotsRules>,
         crawl_delay: Option<Duration>,
         sitemaps: Vec<Url>,
     },
@@ -125,9 +126,9 @@ impl Fetcher {
         let verdict = match &entry.rules {
             Rules::AllowAll => RobotsVerdict::Allowed { crawl_delay: None },
             Rules::Parsed {
-                robot, crawl_delay, ..
+                rules, crawl_delay, ..
             } => {
-                if robot.allowed(&url[Position::BeforePath..Position::AfterQuery]) {
+                if rules.allows(url) {
                     RobotsVerdict::Allowed {
                         crawl_delay: *crawl_delay,
                     }
@@ -160,7 +161,6 @@ impl Fetcher {
         let opts = GetOptions {
             limit: ROBOTS_MAX_BYTES,
             overflow: Overflow::Truncate,
-            timeout: self.inner.config.request_timeout,
         };
         let mut target = match url.join("/robots.txt") {
             Ok(u) => u,
@@ -199,27 +199,19 @@ impl Fetcher {
     }
 
     fn parse(&self, robots_url: &Url, body: &[u8]) -> Rules {
-        match Robot::new(self.inner.config.robots_agent(), body) {
-            Ok(robot) => {
-                let crawl_delay = robot
-                    .delay
-                    .filter(|d| d.is_finite() && *d >= 0.0)
-                    .and_then(|d| Duration::try_from_secs_f32(d).ok());
-                let sitemaps = robot
-                    .sitemaps
-                    .iter()
-                    .filter_map(|s| robots_url.join(s.trim()).ok())
-                    .collect();
-                Rules::Parsed {
-                    robot: Box::new(robot),
-                    crawl_delay,
-                    sitemaps,
-                }
-            }
-            Err(e) => {
-                tracing::debug!(url = %robots_url, error = %e, "unparsable robots.txt; allowing all");
-                Rules::AllowAll
-            }
+        let rules = RobotsRules::parse(body, self.inner.config.robots_agent());
+        let crawl_delay = rules
+            .crawl_delay()
+            .map(|d| d.min(self.inner.config.max_crawl_delay));
+        let sitemaps = rules
+            .sitemaps()
+            .iter()
+            .filter_map(|s| robots_url.join(s.trim()).ok())
+            .collect();
+        Rules::Parsed {
+            rules: Box::new(rules),
+            crawl_delay,
+            sitemaps,
         }
     }
 }

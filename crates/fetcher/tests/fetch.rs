@@ -307,7 +307,7 @@ async fn silent_server_times_out() {
 }
 
 #[tokio::test]
-async fn slow_endless_body_times_out_in_body_phase() {
+async fn slow_endless_body_times_out_in_total_phase() {
     let server = serve(handler(|_| async {
         let stream = futures::stream::unfold((), |()| async {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -323,7 +323,7 @@ async fn slow_endless_body_times_out_in_body_phase() {
     let err = f.fetch(&server.url("/trickle")).await.unwrap_err();
     assert!(start.elapsed() < Duration::from_secs(5));
     assert!(
-        matches!(err, FetchError::Timeout { phase: "body", .. }),
+        matches!(err, FetchError::Timeout { phase: "total", .. }),
         "{err}"
     );
 }

@@ -1,14 +1,15 @@
 //! trawl-store: trawl's durable crawl state, the single source of truth for `resume`.
 //!
-//! Metadata lives in sled (0.34.7) in three trees: `urls` (canonical URL -> [`UrlRecord`]),
-//! `queue` (host key ++ 0x00 ++ seq -> URL) and `meta` (schema version, counters, committed segment
-//! lengths, values from [`Store::put_meta`]). Page bodies live outside sled in append-only,
+//! Metadata lives in sled (0.34.7) in four trees: `urls` (canonical URL -> [`UrlRecord`]),
+//! `queue` (host key ++ 0x00 ++ seq -> URL), `meta` (schema version, counters, committed segment
+//! lengths, values from [`Store::put_meta`]) and `hosts` (host key -> [`HostStats`]). Page bodies live outside sled in append-only,
 //! zstd-compressed segment files; sled keeps a [`BodyPointer`] to each.
 //!
 //! [`Store::commit`] is a group commit: (1) append the batch's bodies to the segment, (2) fsync
-//! it, (3) apply the whole batch in ONE transaction over the three trees, (4) flush sled. After a
+//! it, (3) apply the whole batch in ONE transaction over the four trees, (4) flush sled. After a
 //! crash a URL is either done with all its links queued, or still queued; segment bytes past the
-//! committed length are cut off on the next open. No sled type appears in the API.
+//! committed length are cut off on the next open. [`Store::verify`] checks every invariant of a
+//! store. No sled type appears in the API.
 //!
 //! ```
 //! use trawl_store::{CommitBatch, Completion, NewUrl, Outcome, PageMeta, Store, StoreConfig};
@@ -25,7 +26,7 @@
 //!         found_on: None,
 //!         redirect_hops: 0,
 //!     }],
-//!     completed: vec![],
+//!     ..CommitBatch::default()
 //! })?;
 //! assert_eq!(out.newly_queued.len(), 1);
 //! assert_eq!(store.queued_hosts()?, vec![host.to_string()]);
@@ -39,11 +40,13 @@
 //!         page: PageMeta { status: Some(200), ..PageMeta::default() },
 //!         body: Some(bytes::Bytes::from_static(b"<html>hi</html>")),
 //!     }],
+//!     ..CommitBatch::default()
 //! })?;
 //! let record = store.url("https://example.com/")?.expect("stored");
 //! let pointer = record.page.and_then(|p| p.body).expect("body stored");
 //! assert_eq!(&store.read_body(&pointer)?[..], b"<html>hi</html>");
 //! assert_eq!(store.counters()?.done, 1);
+//! assert!(store.verify()?.is_clean());
 //!
 //! drop(store);
 //! std::fs::remove_dir_all(&dir).ok();
@@ -53,15 +56,19 @@
 mod commit;
 mod config;
 mod error;
+mod hosts;
 mod records;
 mod segments;
 mod store;
+mod verify;
 
 pub use config::StoreConfig;
 pub use error::StoreError;
+pub use hosts::{HostStats, HostStatsDelta};
 pub use records::{
     BodyPointer, CommitBatch, CommitOutcome, Completion, Counters, NewUrl, Outcome, PageMeta,
     QueuedUrl, UrlRecord, UrlState, RECORD_VERSION,
 };
 pub use segments::payload_digest;
 pub use store::{Store, SCHEMA_VERSION};
+pub use verify::{VerifyReport, MAX_REPORTED_VIOLATIONS};

@@ -1,25 +1,32 @@
 //! The store's data types and their compact binary encoding.
 //!
-//! Every value written to the database starts with a version byte ([`RECORD_VERSION`]), then
-//! fields in a fixed order: integers as LEB128 varints, strings as length + UTF-8 bytes, options
+//! Every value written to the database starts with a version byte (URL records:
+//! [`RECORD_VERSION`], which added the host key in version 2 and still reads version 1; other
+//! values: version 1), then fields in a fixed order: integers as LEB128 varints, strings as length + UTF-8 bytes, options
 //! as a 0/1 tag. Queue keys are `host_key ++ 0x00 ++ seq (u64 big-endian)` so one host's entries
 //! are contiguous and in seq order.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::StoreError;
+use crate::{HostStatsDelta, StoreError};
 
-/// Version byte at the start of every encoded value.
-pub const RECORD_VERSION: u8 = 1;
+/// Version byte at the start of every URL record this build writes. Version 1 records (without
+/// [`UrlRecord::host_key`]) are still read.
+pub const RECORD_VERSION: u8 = 2;
+
+/// Version byte of the other values (counters, integers, host statistics).
+pub(crate) const VALUE_VERSION: u8 = 1;
 
 /// A batch of changes applied atomically by `Store::commit`.
 #[derive(Debug, Clone, Default)]
 pub struct CommitBatch {
     /// URLs found (links, redirect targets, seeds); queued unless already known.
     pub discovered: Vec<NewUrl>,
-    /// Pages whose fetch finished (successfully or not).
+    /// Pages whose fetch finished (successfully or not), or is to be retried later.
     pub completed: Vec<Completion>,
+    /// Per-host statistics to merge into the stored [`HostStats`] (see [`HostStatsDelta`]).
+    pub host_stats: Vec<HostStatsDelta>,
 }
 
 /// A discovered URL.
@@ -44,7 +51,7 @@ pub struct Completion {
     pub url: String,
     /// The host key it was queued under (the same as at discovery).
     pub host_key: String,
-    /// Whether it ended Done or Failed.
+    /// Whether it ended Done or Failed, or goes back to the end of its host's queue.
     pub outcome: Outcome,
     /// What is known about the page; `page.body` is filled in by the store when `body` is Some.
     pub page: PageMeta,
@@ -52,13 +59,17 @@ pub struct Completion {
     pub body: Option<Bytes>,
 }
 
-/// The final state of a fetch.
+/// The result of a fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Fetched (any HTTP status).
     Done,
     /// Could not be fetched (network error, limit, ...).
     Failed,
+    /// Try again later: the URL stays Queued, its attempts go up by one, its queue entry moves to
+    /// the end of its host's queue, and `page` is kept on the record (the last error). Ignored for
+    /// a URL that is already Done or Failed.
+    Retry,
 }
 
 /// What `commit` did.
@@ -66,6 +77,8 @@ pub enum Outcome {
 pub struct CommitOutcome {
     /// Discovered URLs that were new, in batch order, with their queue seq.
     pub newly_queued: Vec<QueuedUrl>,
+    /// URLs of [`Outcome::Retry`] completions, in batch order, with their new seq and attempts.
+    pub requeued: Vec<QueuedUrl>,
 }
 
 /// A URL waiting in a host's queue.
@@ -111,8 +124,11 @@ pub struct UrlRecord {
     pub attempts: u32,
     /// Its queue position while `state == Queued`, None otherwise.
     pub queue_seq: Option<u64>,
-    /// The result of the last fetch.
+    /// The result of the last fetch (for a Queued URL: the last failed attempt, if any).
     pub page: Option<PageMeta>,
+    /// The host key whose queue it is in. None only for records written by version 1 of the
+    /// record format.
+    pub host_key: Option<String>,
 }
 
 /// What was learnt fetching a page.
@@ -204,13 +220,13 @@ pub(crate) fn split_queue_key(key: &[u8]) -> Result<(&str, u64), StoreError> {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-struct Writer(Vec<u8>);
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn new() -> Self {
-        Writer(vec![RECORD_VERSION])
+    pub(crate) fn new(version: u8) -> Self {
+        Writer(vec![version])
     }
-    fn uint(&mut self, mut v: u64) {
+    pub(crate) fn uint(&mut self, mut v: u64) {
         loop {
             let byte = (v & 0x7f) as u8;
             v >>= 7;
@@ -221,11 +237,11 @@ impl Writer {
             self.0.push(byte | 0x80);
         }
     }
-    fn str(&mut self, s: &str) {
+    pub(crate) fn str(&mut self, s: &str) {
         self.uint(s.len() as u64);
         self.0.extend_from_slice(s.as_bytes());
     }
-    fn opt_str(&mut self, s: &Option<String>) {
+    pub(crate) fn opt_str(&mut self, s: &Option<String>) {
         match s {
             None => self.0.push(0),
             Some(s) => {
@@ -234,7 +250,7 @@ impl Writer {
             }
         }
     }
-    fn opt_uint(&mut self, v: Option<u64>) {
+    pub(crate) fn opt_uint(&mut self, v: Option<u64>) {
         match v {
             None => self.0.push(0),
             Some(v) => {
@@ -245,25 +261,32 @@ impl Writer {
     }
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     what: &'a str,
+    /// The value's version byte.
+    pub(crate) version: u8,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], what: &'a str) -> Result<Self, StoreError> {
+    /// A reader of a value whose version byte must be one of `versions`.
+    pub(crate) fn new(buf: &'a [u8], what: &'a str, versions: &[u8]) -> Result<Self, StoreError> {
         match buf.split_first() {
-            Some((&RECORD_VERSION, rest)) => Ok(Reader { buf: rest, what }),
+            Some((v, rest)) if versions.contains(v) => Ok(Reader {
+                buf: rest,
+                what,
+                version: *v,
+            }),
             Some((v, _)) => Err(StoreError::corrupt(format!(
                 "{what}: unknown record version {v}"
             ))),
             None => Err(StoreError::corrupt(format!("{what}: empty value"))),
         }
     }
-    fn err(&self, msg: &str) -> StoreError {
+    pub(crate) fn err(&self, msg: &str) -> StoreError {
         StoreError::corrupt(format!("{}: {msg}", self.what))
     }
-    fn byte(&mut self) -> Result<u8, StoreError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, StoreError> {
         let (&b, rest) = self
             .buf
             .split_first()
@@ -271,7 +294,7 @@ impl<'a> Reader<'a> {
         self.buf = rest;
         Ok(b)
     }
-    fn uint(&mut self) -> Result<u64, StoreError> {
+    pub(crate) fn uint(&mut self) -> Result<u64, StoreError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -282,10 +305,10 @@ impl<'a> Reader<'a> {
         }
         Err(self.err("varint too long"))
     }
-    fn u32(&mut self) -> Result<u32, StoreError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, StoreError> {
         u32::try_from(self.uint()?).map_err(|_| self.err("integer out of range"))
     }
-    fn str(&mut self) -> Result<String, StoreError> {
+    pub(crate) fn str(&mut self) -> Result<String, StoreError> {
         let len = usize::try_from(self.uint()?).map_err(|_| self.err("length out of range"))?;
         if len > self.buf.len() {
             return Err(self.err("truncated string"));
@@ -294,24 +317,24 @@ impl<'a> Reader<'a> {
         self.buf = rest;
         String::from_utf8(s.to_vec()).map_err(|_| self.err("invalid UTF-8"))
     }
-    fn tag(&mut self) -> Result<bool, StoreError> {
+    pub(crate) fn tag(&mut self) -> Result<bool, StoreError> {
         match self.byte()? {
             0 => Ok(false),
             1 => Ok(true),
             _ => Err(self.err("bad option tag")),
         }
     }
-    fn opt_str(&mut self) -> Result<Option<String>, StoreError> {
+    pub(crate) fn opt_str(&mut self) -> Result<Option<String>, StoreError> {
         Ok(if self.tag()? { Some(self.str()?) } else { None })
     }
-    fn opt_uint(&mut self) -> Result<Option<u64>, StoreError> {
+    pub(crate) fn opt_uint(&mut self) -> Result<Option<u64>, StoreError> {
         Ok(if self.tag()? {
             Some(self.uint()?)
         } else {
             None
         })
     }
-    fn finish(self) -> Result<(), StoreError> {
+    pub(crate) fn finish(self) -> Result<(), StoreError> {
         if self.buf.is_empty() {
             Ok(())
         } else {
@@ -330,7 +353,7 @@ fn state_code(s: UrlState) -> u64 {
 
 /// Encodes a URL record.
 pub(crate) fn encode_record(r: &UrlRecord) -> Vec<u8> {
-    let mut w = Writer::new();
+    let mut w = Writer::new(RECORD_VERSION);
     w.uint(state_code(r.state));
     w.uint(r.depth.into());
     w.opt_str(&r.found_on);
@@ -365,13 +388,14 @@ pub(crate) fn encode_record(r: &UrlRecord) -> Vec<u8> {
             }
         }
     }
+    w.opt_str(&r.host_key);
     w.0
 }
 
 /// Decodes a URL record; `url` is only used in error messages.
 pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreError> {
     let what = format!("record of {url}");
-    let mut r = Reader::new(bytes, &what)?;
+    let mut r = Reader::new(bytes, &what, &[1, RECORD_VERSION])?;
     let state = match r.uint()? {
         0 => UrlState::Queued,
         1 => UrlState::Done,
@@ -415,6 +439,7 @@ pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreE
     } else {
         None
     };
+    let host_key = if r.version >= 2 { r.opt_str()? } else { None };
     r.finish()?;
     Ok(UrlRecord {
         state,
@@ -424,12 +449,13 @@ pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreE
         attempts,
         queue_seq,
         page,
+        host_key,
     })
 }
 
 /// Encodes the counters.
 pub(crate) fn encode_counters(c: &Counters) -> Vec<u8> {
-    let mut w = Writer::new();
+    let mut w = Writer::new(VALUE_VERSION);
     w.uint(c.queued);
     w.uint(c.done);
     w.uint(c.failed);
@@ -438,7 +464,7 @@ pub(crate) fn encode_counters(c: &Counters) -> Vec<u8> {
 
 /// Decodes the counters.
 pub(crate) fn decode_counters(bytes: &[u8]) -> Result<Counters, StoreError> {
-    let mut r = Reader::new(bytes, "counters")?;
+    let mut r = Reader::new(bytes, "counters", &[VALUE_VERSION])?;
     let c = Counters {
         queued: r.uint()?,
         done: r.uint()?,
@@ -450,14 +476,14 @@ pub(crate) fn decode_counters(bytes: &[u8]) -> Result<Counters, StoreError> {
 
 /// Encodes one unsigned integer (seq counter, segment lengths, schema version).
 pub(crate) fn encode_u64(v: u64) -> Vec<u8> {
-    let mut w = Writer::new();
+    let mut w = Writer::new(VALUE_VERSION);
     w.uint(v);
     w.0
 }
 
 /// Decodes one unsigned integer; `what` names it in errors.
 pub(crate) fn decode_u64(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
-    let mut r = Reader::new(bytes, what)?;
+    let mut r = Reader::new(bytes, what, &[VALUE_VERSION])?;
     let v = r.uint()?;
     r.finish()?;
     Ok(v)
@@ -495,6 +521,7 @@ mod tests {
                     digest: "sha1:ABC".into(),
                 }),
             }),
+            host_key: Some("https://a.example:443".into()),
         }
     }
 
@@ -512,10 +539,27 @@ mod tests {
             attempts: 0,
             queue_seq: Some(42),
             page: None,
+            host_key: None,
         };
         let bytes = encode_record(&q);
-        assert!(bytes.len() < 10, "compact: {} bytes", bytes.len());
+        assert!(bytes.len() <= 10, "compact: {} bytes", bytes.len());
         assert_eq!(decode_record(&bytes, "u").unwrap(), q);
+    }
+
+    #[test]
+    fn version_1_records_still_decode() {
+        // A version 1 record is a version 2 record without the trailing host key.
+        let r = UrlRecord {
+            host_key: None,
+            ..full_record()
+        };
+        let mut v1 = encode_record(&r);
+        assert_eq!(v1.pop(), Some(0), "the None host key tag");
+        v1[0] = 1;
+        assert_eq!(decode_record(&v1, "u").unwrap(), r);
+        // ... and a version 1 record with a host key tag appended is rejected.
+        v1.push(0);
+        assert!(decode_record(&v1, "u").unwrap_err().is_corrupt());
     }
 
     #[test]

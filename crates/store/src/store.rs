@@ -2,15 +2,19 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use fs2::FileExt;
 
+use crate::hosts::decode_host_stats;
 use crate::records::{decode_counters, decode_record, decode_u64, encode_u64, split_queue_key};
 use crate::segments::{self, SegmentWriter};
-use crate::{BodyPointer, Counters, QueuedUrl, StoreConfig, StoreError, UrlRecord, UrlState};
+use crate::{
+    BodyPointer, Counters, HostStats, QueuedUrl, StoreConfig, StoreError, UrlRecord, UrlState,
+};
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -41,11 +45,12 @@ pub struct Store {
 
 pub(crate) struct Inner {
     path: PathBuf,
-    segments_dir: PathBuf,
+    pub(crate) segments_dir: PathBuf,
     pub(crate) db: sled::Db,
     pub(crate) urls: sled::Tree,
     pub(crate) queue: sled::Tree,
     pub(crate) meta: sled::Tree,
+    pub(crate) hosts: sled::Tree,
     pub(crate) writer: Mutex<SegmentWriter>,
     _lock: File,
 }
@@ -70,11 +75,92 @@ fn is_lock_error(e: &sled::Error) -> bool {
     matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
+/// The file that says a store was created (see [`Store::open`]).
+const MARKER_FILE: &str = "store.format";
+
+fn write_marker(dir: &Path, marker: &Path) -> Result<(), StoreError> {
+    let text = format!("trawl-store schema {SCHEMA_VERSION}\n");
+    let mut f = File::create(marker).map_err(|e| StoreError::io(marker, e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| StoreError::io(marker, e))?;
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+type Trees = (sled::Db, sled::Tree, sled::Tree, sled::Tree, sled::Tree);
+
+/// Opens the sled database and its trees. sled 0.34 panics on some kinds of damaged files: such a
+/// panic becomes [`StoreError::Corrupt`] naming the path.
+fn open_db(store: &Path, db_path: &Path, cache_capacity: u64) -> Result<Trees, StoreError> {
+    let open = || -> Result<Trees, StoreError> {
+        let db = sled::Config::new()
+            .path(db_path)
+            .cache_capacity(cache_capacity)
+            .open()
+            .map_err(|e| {
+                if is_lock_error(&e) {
+                    StoreError::InUse {
+                        path: store.to_path_buf(),
+                    }
+                } else {
+                    match e {
+                        sled::Error::Io(io) => StoreError::io(db_path, io),
+                        sled::Error::Corruption { at, .. } => StoreError::corrupt(format!(
+                            "sled database {}: corruption at {at:?}",
+                            db_path.display()
+                        )),
+                        // Unsupported (a damaged `conf`), ReportableBug, ...: the files are not
+                        // a database this sled can read.
+                        other => StoreError::corrupt(format!(
+                            "sled database {}: {other}",
+                            db_path.display()
+                        )),
+                    }
+                }
+            })?;
+        let urls = db.open_tree("urls")?;
+        let queue = db.open_tree("queue")?;
+        let meta = db.open_tree("meta")?;
+        let hosts = db.open_tree("hosts")?;
+        Ok((db, urls, queue, meta, hosts))
+    };
+    catch_panic(db_path, open)
+}
+
+/// Runs `f`, turning a panic into [`StoreError::Corrupt`] naming `db_path`.
+fn catch_panic<T>(
+    db_path: &Path,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic without a message".into());
+            Err(StoreError::corrupt(format!(
+                "sled database {}: {message}",
+                db_path.display()
+            )))
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if missing) the store in directory `path`.
     ///
     /// Fails with [`StoreError::InUse`] if another process or another `Store` in this process
-    /// has it open, and with [`StoreError::SchemaVersion`] if it was written by another schema.
+    /// has it open, with [`StoreError::SchemaVersion`] if it was written by another schema, and
+    /// with [`StoreError::Corrupt`] or [`StoreError::Io`] (naming the path) if its database files
+    /// are damaged or unreadable.
     pub fn open(path: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
         config.validate()?;
         fs::create_dir_all(path).map_err(|e| StoreError::io(path, e))?;
@@ -98,23 +184,10 @@ impl Store {
         }
 
         let db_path = path.join("db");
-        let db = sled::Config::new()
-            .path(&db_path)
-            .cache_capacity(config.cache_capacity)
-            .open()
-            .map_err(|e| {
-                if is_lock_error(&e) {
-                    StoreError::InUse { path: path.clone() }
-                } else {
-                    match e {
-                        sled::Error::Io(io) => StoreError::io(&db_path, io),
-                        other => other.into(),
-                    }
-                }
-            })?;
-        let urls = db.open_tree("urls")?;
-        let queue = db.open_tree("queue")?;
-        let meta = db.open_tree("meta")?;
+        let (db, urls, queue, meta, hosts) = open_db(&path, &db_path, config.cache_capacity)?;
+        // Written once the database holds a schema version: a database that comes back empty
+        // while it exists was lost, and must not be taken for a new store.
+        let marker = path.join(MARKER_FILE);
 
         match meta.get(meta_keys::SCHEMA_VERSION)? {
             Some(v) => {
@@ -127,9 +200,27 @@ impl Store {
                 }
             }
             None => {
+                let segments_dir = path.join("segments");
+                let has_bodies =
+                    segments_dir.exists() && !segments::list_segments(&segments_dir)?.is_empty();
+                if marker.exists() || has_bodies {
+                    return Err(StoreError::corrupt(format!(
+                        "sled database {} is empty, but the store was in use ({}); \
+                         its database files were lost or damaged",
+                        db_path.display(),
+                        if has_bodies {
+                            "segments/ holds page bodies"
+                        } else {
+                            "store.format exists"
+                        }
+                    )));
+                }
                 meta.insert(meta_keys::SCHEMA_VERSION, encode_u64(SCHEMA_VERSION.into()))?;
                 db.flush()?;
             }
+        }
+        if !marker.exists() {
+            write_marker(&path, &marker)?;
         }
 
         let segments_dir = path.join("segments");
@@ -161,6 +252,7 @@ impl Store {
                 urls,
                 queue,
                 meta,
+                hosts,
                 writer: Mutex::new(writer),
                 _lock: lock,
             }),
@@ -278,6 +370,19 @@ impl Store {
         Ok(c)
     }
 
+    /// The statistics of every host that has any, in host key order.
+    pub fn host_stats(&self) -> Result<Vec<(String, HostStats)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.inner.hosts.iter() {
+            let (k, v) = item?;
+            let host = String::from_utf8(k.to_vec())
+                .map_err(|_| StoreError::corrupt(format!("host key {k:?} is not UTF-8")))?;
+            let stats = decode_host_stats(&v, &host)?;
+            out.push((host, stats));
+        }
+        Ok(out)
+    }
+
     /// A value stored with [`Store::put_meta`].
     pub fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
@@ -314,6 +419,19 @@ mod tests {
     #[test]
     fn store_is_send_sync_clone() {
         assert_send_sync::<Store>();
+    }
+
+    #[test]
+    fn a_panic_while_opening_becomes_corrupt_with_the_path() {
+        let e = catch_panic::<()>(Path::new("/s/db"), || panic!("bad page {}", 7)).unwrap_err();
+        assert!(e.is_corrupt());
+        assert!(
+            e.to_string().contains("sled database /s/db: bad page 7"),
+            "{e}"
+        );
+        let e = catch_panic::<()>(Path::new("/s/db"), || panic!("static")).unwrap_err();
+        assert!(e.to_string().contains("/s/db: static"), "{e}");
+        assert_eq!(catch_panic(Path::new("/s/db"), || Ok(5)).unwrap(), 5);
     }
 
     #[test]

@@ -63,6 +63,7 @@ fn commit_survives_reopen_with_dedup_and_bodies() {
                     new_url("http://a.test/", A, 0, None), // duplicate inside the batch
                 ],
                 completed: vec![],
+                ..CommitBatch::default()
             })
             .unwrap();
         let urls: Vec<_> = out.newly_queued.iter().map(|q| q.url.as_str()).collect();
@@ -81,6 +82,7 @@ fn commit_survives_reopen_with_dedup_and_bodies() {
                     new_url("http://a.test/y", A, 1, Some("http://a.test/")),
                 ],
                 completed: vec![done("http://a.test/", A, Some(&body))],
+                ..CommitBatch::default()
             })
             .unwrap();
         let new: Vec<_> = out
@@ -168,6 +170,7 @@ fn queue_paging_and_hosts() {
         .commit(CommitBatch {
             discovered,
             completed: vec![],
+            ..CommitBatch::default()
         })
         .unwrap();
     assert_eq!(out.newly_queued.len(), 30);
@@ -223,6 +226,7 @@ fn queue_paging_and_hosts() {
         .commit(CommitBatch {
             discovered: vec![],
             completed,
+            ..CommitBatch::default()
         })
         .unwrap();
     assert_eq!(store.queued_hosts().unwrap(), [hosts[0], hosts[1]]);
@@ -239,6 +243,7 @@ fn completions_are_idempotent_and_counters_exact() {
                 new_url("http://a.test/2", A, 0, None),
             ],
             completed: vec![],
+            ..CommitBatch::default()
         })
         .unwrap();
     let mut fail = done("http://a.test/2", A, None);
@@ -247,6 +252,7 @@ fn completions_are_idempotent_and_counters_exact() {
     let batch = CommitBatch {
         discovered: vec![],
         completed: vec![done("http://a.test/1", A, Some(b"one")), fail.clone()],
+        ..CommitBatch::default()
     };
     store.commit(batch.clone()).unwrap();
     store.commit(batch).unwrap(); // applied twice
@@ -267,6 +273,7 @@ fn completions_are_idempotent_and_counters_exact() {
         .commit(CommitBatch {
             discovered: vec![],
             completed: vec![done("http://a.test/2", A, None)],
+            ..CommitBatch::default()
         })
         .unwrap();
     let c = store.counters().unwrap();
@@ -285,6 +292,7 @@ fn completions_are_idempotent_and_counters_exact() {
         .commit(CommitBatch {
             discovered: vec![],
             completed: vec![done("http://c.test/", "http://c.test:80", Some(b"seed"))],
+            ..CommitBatch::default()
         })
         .unwrap();
     let r = store.url("http://c.test/").unwrap().unwrap();
@@ -345,6 +353,7 @@ fn uncommitted_segment_tail_is_truncated_on_open() {
             .commit(CommitBatch {
                 discovered: vec![],
                 completed: vec![done("http://a.test/", A, Some(&body))],
+                ..CommitBatch::default()
             })
             .unwrap();
         committed_len = fs::metadata(segment_file(dir.path())).unwrap().len();
@@ -381,6 +390,7 @@ fn uncommitted_segment_tail_is_truncated_on_open() {
         .commit(CommitBatch {
             discovered: vec![],
             completed: vec![done("http://a.test/2", A, Some(b"second"))],
+            ..CommitBatch::default()
         })
         .unwrap();
     let p2 = store
@@ -425,6 +435,7 @@ fn segments_roll_past_the_limit() {
             .commit(CommitBatch {
                 discovered: vec![],
                 completed,
+                ..CommitBatch::default()
             })
             .unwrap();
     }
@@ -476,6 +487,7 @@ fn corrupt_body_is_reported_not_panicked() {
         .commit(CommitBatch {
             discovered: vec![],
             completed: vec![done("http://a.test/", A, Some(&body))],
+            ..CommitBatch::default()
         })
         .unwrap();
     let pointer = store
@@ -572,6 +584,7 @@ fn concurrent_commits_from_clones() {
                         .commit(CommitBatch {
                             discovered: vec![new_url(&url, A, 0, None)],
                             completed: vec![done(&url, A, Some(url.as_bytes()))],
+                            ..CommitBatch::default()
                         })
                         .unwrap();
                 }
@@ -617,6 +630,7 @@ fn failed_transaction_rolls_back_segment_bytes() {
         .commit(CommitBatch {
             discovered: vec![],
             completed: vec![done("http://a.test/", A, Some(b"first"))],
+            ..CommitBatch::default()
         })
         .unwrap();
     let len = fs::metadata(segment_file(dir.path())).unwrap().len();
@@ -624,6 +638,7 @@ fn failed_transaction_rolls_back_segment_bytes() {
         .commit(CommitBatch {
             discovered: vec![new_url("http://bad.test/", "bad\0host", 0, None)],
             completed: vec![done("http://a.test/2", A, Some(b"never committed"))],
+            ..CommitBatch::default()
         })
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidBatch { .. }), "{err:?}");
@@ -686,6 +701,7 @@ fn a_queued_url_found_by_a_shorter_path_takes_the_shorter_depth() {
         .commit(CommitBatch {
             discovered: vec![new_url(deep, A, 5, Some("http://a.test/p4"))],
             completed: vec![],
+            ..CommitBatch::default()
         })
         .unwrap();
     let out = store
@@ -695,6 +711,7 @@ fn a_queued_url_found_by_a_shorter_path_takes_the_shorter_depth() {
                 new_url(deep, A, 3, Some("http://a.test/p2")),
             ],
             completed: vec![],
+            ..CommitBatch::default()
         })
         .unwrap();
     assert!(
@@ -714,13 +731,258 @@ fn a_queued_url_found_by_a_shorter_path_takes_the_shorter_depth() {
         .commit(CommitBatch {
             discovered: vec![],
             completed: vec![done(deep, A, None)],
+            ..CommitBatch::default()
         })
         .unwrap();
     store
         .commit(CommitBatch {
             discovered: vec![new_url(deep, A, 1, Some("http://a.test/"))],
             completed: vec![],
+            ..CommitBatch::default()
         })
         .unwrap();
     assert_eq!(store.url(deep).unwrap().unwrap().depth, 2);
+}
+
+fn retry(url: &str, host: &str, error: &str) -> Completion {
+    Completion {
+        url: url.into(),
+        host_key: host.into(),
+        outcome: Outcome::Retry,
+        page: PageMeta {
+            status: Some(503),
+            error_kind: Some("http_status".into()),
+            error: Some(error.into()),
+            ..PageMeta::default()
+        },
+        body: None,
+    }
+}
+
+#[test]
+fn retry_moves_the_url_to_the_end_of_its_host_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &cfg()).unwrap();
+        store
+            .commit(CommitBatch {
+                discovered: vec![
+                    new_url("http://a.test/1", A, 2, None),
+                    new_url("http://a.test/2", A, 0, None),
+                    new_url("http://b.test/", B, 0, None),
+                ],
+                ..CommitBatch::default()
+            })
+            .unwrap();
+        let before = store.counters().unwrap();
+        let out = store
+            .commit(CommitBatch {
+                completed: vec![
+                    retry("http://a.test/1", A, "first"),
+                    retry("http://b.test/", B, "b down"),
+                ],
+                ..CommitBatch::default()
+            })
+            .unwrap();
+        assert!(out.newly_queued.is_empty());
+        let requeued: Vec<_> = out
+            .requeued
+            .iter()
+            .map(|q| {
+                (
+                    q.url.as_str(),
+                    q.host_key.as_str(),
+                    q.seq,
+                    q.attempts,
+                    q.depth,
+                )
+            })
+            .collect();
+        assert_eq!(
+            requeued,
+            [
+                ("http://a.test/1", A, 3, 1, 2),
+                ("http://b.test/", B, 4, 1, 0)
+            ]
+        );
+        assert_eq!(store.counters().unwrap(), before, "counters unchanged");
+        // Twice in one batch: the second sees the first.
+        let out = store
+            .commit(CommitBatch {
+                completed: vec![
+                    retry("http://a.test/1", A, "second"),
+                    retry("http://a.test/1", A, "third"),
+                ],
+                ..CommitBatch::default()
+            })
+            .unwrap();
+        let requeued: Vec<_> = out.requeued.iter().map(|q| (q.seq, q.attempts)).collect();
+        assert_eq!(requeued, [(5, 2), (6, 3)]);
+        assert!(store.verify().unwrap().is_clean());
+    }
+
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let order: Vec<_> = store
+        .queued_for_host(A, None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|q| (q.url, q.seq, q.attempts))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("http://a.test/2".to_string(), 1, 0),
+            ("http://a.test/1".to_string(), 6, 3)
+        ]
+    );
+    let record = store.url("http://a.test/1").unwrap().unwrap();
+    assert_eq!(record.state, UrlState::Queued);
+    assert_eq!(record.queue_seq, Some(6));
+    assert_eq!(record.attempts, 3);
+    assert_eq!(record.host_key.as_deref(), Some(A));
+    let page = record.page.unwrap();
+    assert_eq!(page.error.as_deref(), Some("third"));
+    assert_eq!(page.status, Some(503));
+    assert_eq!(
+        store.counters().unwrap(),
+        Counters {
+            queued: 3,
+            done: 0,
+            failed: 0
+        }
+    );
+
+    // Finishing it removes the moved entry; a late retry of a finished URL is ignored.
+    let out = store
+        .commit(CommitBatch {
+            completed: vec![
+                done("http://a.test/1", A, Some(b"at last")),
+                retry("http://a.test/1", A, "late"),
+            ],
+            ..CommitBatch::default()
+        })
+        .unwrap();
+    assert!(out.requeued.is_empty());
+    let record = store.url("http://a.test/1").unwrap().unwrap();
+    assert_eq!(record.state, UrlState::Done);
+    assert_eq!(record.attempts, 4);
+    assert_eq!(store.queued_for_host(A, None, 10).unwrap().len(), 1);
+    assert_eq!(store.counters().unwrap(), store.recount().unwrap());
+    assert_eq!(store.counters().unwrap().done, 1);
+    let report = store.verify().unwrap();
+    assert!(report.is_clean(), "{:?}", report.violations);
+    assert_eq!(report.bodies_checked, 1);
+}
+
+#[test]
+fn retry_of_an_unknown_url_queues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let out = store
+        .commit(CommitBatch {
+            completed: vec![retry("http://a.test/new", A, "x")],
+            ..CommitBatch::default()
+        })
+        .unwrap();
+    assert_eq!(out.requeued.len(), 1);
+    assert_eq!(out.requeued[0].attempts, 1);
+    assert_eq!(store.counters().unwrap().queued, 1);
+    assert_eq!(store.queued_for_host(A, None, 10).unwrap().len(), 1);
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn host_stats_merge_across_commits_and_reopen() {
+    use trawl_store::{HostStats, HostStatsDelta};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &cfg()).unwrap();
+        assert!(store.host_stats().unwrap().is_empty());
+        store
+            .commit(CommitBatch {
+                host_stats: vec![
+                    HostStatsDelta {
+                        host_key: A.into(),
+                        requests: 10,
+                        errors: 2,
+                        retries: 1,
+                        robots_blocked: 3,
+                        delay_ms: Some(1000),
+                        max_rate_milli: 1500,
+                        last_status: Some(503),
+                    },
+                    HostStatsDelta {
+                        host_key: B.into(),
+                        requests: 1,
+                        last_status: Some(200),
+                        ..HostStatsDelta::default()
+                    },
+                    // Two deltas for one host in one batch both count.
+                    HostStatsDelta {
+                        host_key: A.into(),
+                        requests: 1,
+                        ..HostStatsDelta::default()
+                    },
+                ],
+                ..CommitBatch::default()
+            })
+            .unwrap();
+    }
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    store
+        .commit(CommitBatch {
+            host_stats: vec![HostStatsDelta {
+                host_key: A.into(),
+                requests: 5,
+                errors: 1,
+                delay_ms: None,
+                max_rate_milli: 900,
+                last_status: Some(200),
+                ..HostStatsDelta::default()
+            }],
+            ..CommitBatch::default()
+        })
+        .unwrap();
+    // A failed commit changes no statistics.
+    let e = store
+        .commit(CommitBatch {
+            discovered: vec![new_url("http://bad/", "bad\0host", 0, None)],
+            host_stats: vec![HostStatsDelta {
+                host_key: A.into(),
+                requests: 1000,
+                ..HostStatsDelta::default()
+            }],
+            ..CommitBatch::default()
+        })
+        .unwrap_err();
+    assert!(matches!(e, StoreError::InvalidBatch { .. }), "{e}");
+    drop(store);
+
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    assert_eq!(
+        store.host_stats().unwrap(),
+        [
+            (
+                A.to_string(),
+                HostStats {
+                    requests: 16,
+                    errors: 3,
+                    retries: 1,
+                    robots_blocked: 3,
+                    delay_ms: 1000,
+                    max_rate_milli: 1500,
+                    last_status: Some(200),
+                }
+            ),
+            (
+                B.to_string(),
+                HostStats {
+                    requests: 1,
+                    last_status: Some(200),
+                    ..HostStats::default()
+                }
+            ),
+        ]
+    );
+    assert!(store.verify().unwrap().is_clean());
 }

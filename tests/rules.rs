@@ -132,33 +132,9 @@ async fn redirects_are_queued_as_discovered_urls_and_loops_end() {
             "/",
             Route::html(r#"<a href="/loop-a">loop</a> <a href="/moved">moved</a>"#),
         ),
-        (
-            "/loop-a",
-            Route {
-                status: 302,
-                content_type: "text/plain",
-                body: String::new(),
-                location: Some("/loop-b".into()),
-            },
-        ),
-        (
-            "/loop-b",
-            Route {
-                status: 302,
-                content_type: "text/plain",
-                body: String::new(),
-                location: Some("/loop-a".into()),
-            },
-        ),
-        (
-            "/moved",
-            Route {
-                status: 301,
-                content_type: "text/plain",
-                body: String::new(),
-                location: Some("/target".into()),
-            },
-        ),
+        ("/loop-a", Route::redirect(302, "/loop-b")),
+        ("/loop-b", Route::redirect(302, "/loop-a")),
+        ("/moved", Route::redirect(301, "/target")),
         ("/target", Route::html("<title>target</title>")),
     ])
     .await;

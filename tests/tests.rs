@@ -6,4 +6,6 @@ mod support;
 mod cli;
 mod crawl;
 mod https;
+mod politeness;
+mod resume;
 mod rules;

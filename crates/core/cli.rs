@@ -21,10 +21,12 @@ pub enum Command {
     Crawl(CrawlCommand),
     /// Continue the crawl saved in a store (after Ctrl-C, a crash or a page limit).
     Resume(ResumeCommand),
-    /// Write the store's pages as JSON Lines.
+    /// Write the store's pages as JSON Lines, CSV or WARC.
     Export(ExportCommand),
-    /// Print the store's counters.
+    /// Print the store's counters (and, with --hosts, what each host saw).
     Stats(StatsCommand),
+    /// Check every invariant of a store; exit 1 if any is violated.
+    Verify(VerifyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +89,18 @@ pub struct CrawlOptions {
     /// Do not fetch or obey robots.txt (be sure you may).
     #[arg(long)]
     pub ignore_robots: bool,
+    /// Retries of a URL after a connect error, timeout, 408, 429 or 5xx [default: 2].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Adapt each host's delay to its latency.
+    #[arg(long)]
+    pub auto_throttle: bool,
+    /// Send requests through this HTTP proxy (CONNECT for https), e.g. http://proxy:3128.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Add a header to every request, e.g. 'X-Team: search' (repeatable).
+    #[arg(long, value_name = "'NAME: VALUE'")]
+    pub header: Vec<String>,
     /// No progress display and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -100,9 +114,33 @@ pub struct ExportCommand {
     /// Write here instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Include each page's body (`body`, or `body_base64` when it is not UTF-8).
+    /// Include each page's body (`body`, or `body_base64` when it is not UTF-8; JSONL only).
     #[arg(long)]
     pub with_body: bool,
+    /// Output format [default: jsonl, or warc when --output ends in .warc or .warc.gz].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ExportFormat>,
+    /// Compress each WARC record with gzip (implied by an --output ending in .warc.gz).
+    #[arg(long)]
+    pub gzip: bool,
+}
+
+/// `export --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per page.
+    Jsonl,
+    /// One row per page, with a header row.
+    Csv,
+    /// WARC 1.1: a warcinfo record, then a request and a response record per page.
+    Warc,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyCommand {
+    /// Store directory to check.
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +148,10 @@ pub struct StatsCommand {
     /// Store directory to read.
     #[arg(long, value_name = "DIR")]
     pub store: PathBuf,
+    /// Per host: requests, errors, retries, robots-blocked URLs, the delay in force and the
+    /// highest request rate the host saw.
+    #[arg(long)]
+    pub hosts: bool,
 }
 
 /// `--scope` values.
@@ -140,14 +182,14 @@ impl CrawlCommand {
         if let Some(store) = &self.store {
             config.crawl.store_dir = store.clone();
         }
-        self.options.apply(&mut config);
+        self.options.apply(&mut config)?;
         Ok(config)
     }
 }
 
 impl CrawlOptions {
     /// Overrides `config` with the flags that were given.
-    pub fn apply(&self, config: &mut Config) {
+    pub fn apply(&self, config: &mut Config) -> Result<(), Error> {
         if let Some(n) = self.concurrency {
             config.crawl.concurrency = n;
         }
@@ -185,5 +227,20 @@ impl CrawlOptions {
         if self.ignore_robots {
             config.fetcher.obey_robots = false;
         }
+        if let Some(retries) = self.retries {
+            config.frontier.retries = retries;
+        }
+        if self.auto_throttle {
+            config.frontier.auto_throttle = true;
+        }
+        if let Some(proxy) = &self.proxy {
+            config.fetcher.proxy = Some(proxy.clone());
+        }
+        for header in &self.header {
+            let (name, value) = trawl_fetcher::parse_header_arg(header)
+                .map_err(|err| Error::Usage(format!("--header {header:?}: {err}")))?;
+            config.fetcher.headers.insert(name, value);
+        }
+        Ok(())
     }
 }

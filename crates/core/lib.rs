@@ -40,9 +40,9 @@ mod export;
 mod store_access;
 
 pub use config::{parse_seed, Config, CrawlConfig, CrawlPlan};
-pub use engine::{human_bytes, Crawl, CrawlRun, CrawledPage, LiveStats, Summary};
+pub use engine::{human_bytes, peak_rss_bytes, Crawl, CrawlRun, CrawledPage, LiveStats, Summary};
 pub use error::Error;
-pub use export::export_jsonl;
+pub use export::{export_csv, export_jsonl, export_warc};
 pub use store_access::{load_config, open_store};
 
 pub use trawl_fetcher as fetcher;

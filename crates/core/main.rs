@@ -3,11 +3,10 @@
 
 mod cli;
 mod progress;
+mod store_commands;
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 use cli::{Cli, Command};
 use trawl::{Crawl, CrawlRun, Error};
@@ -106,43 +105,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let crawl = Crawl::resume(&command.store, |config| options.apply(config)).await?;
             drive(crawl, options.quiet).await
         }
-        Command::Export(command) => {
-            let store = trawl::open_store(command.store.clone(), Default::default()).await?;
-            let output = command.output.clone();
-            let with_body = command.with_body;
-            let written = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
-                let mut out: Box<dyn Write> = match &output {
-                    Some(path) => Box::new(std::io::BufWriter::new(
-                        std::fs::File::create(path)
-                            .with_context(|| format!("cannot create {}", path.display()))?,
-                    )),
-                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-                };
-                Ok(trawl::export_jsonl(&store, &mut out, with_body)?)
-            })
-            .await??;
-            tracing::info!(pages = written, "exported");
-            Ok(0)
-        }
-        Command::Stats(command) => {
-            let store = trawl::open_store(command.store.clone(), Default::default()).await?;
-            let (counters, bytes) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                Ok((store.counters()?, store.size_on_disk()?))
-            })
-            .await??;
-            let per_page = bytes
-                .checked_div(counters.done + counters.failed)
-                .unwrap_or(0);
-            println!("queued:  {}", counters.queued);
-            println!("done:    {}", counters.done);
-            println!("failed:  {}", counters.failed);
-            println!(
-                "on disk: {} ({} per page)",
-                trawl::human_bytes(bytes),
-                trawl::human_bytes(per_page)
-            );
-            Ok(0)
-        }
+        Command::Export(command) => store_commands::export(command).await,
+        Command::Stats(command) => store_commands::stats(command).await,
+        Command::Verify(command) => store_commands::verify(command).await,
     }
 }
 

@@ -1,13 +1,14 @@
-//! Turning parsed pages into one store batch: each page's completion record, and the URLs it
-//! discovered (links and redirect targets) that pass the scope rules, at the right depth.
+//! Turning parsed pages into one store batch: each page's completion (done, failed, or re-queued
+//! for a retry), the URLs it discovered (links and redirect targets) that pass the scope rules at
+//! the right depth, what the request says about its host, and per-host statistics.
 //! Runs on the blocking pool, inside the persist stage's commit.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bytes::Bytes;
-use trawl_frontier::{Job, Scope};
-use trawl_store::{CommitBatch, Completion, NewUrl, Outcome, PageMeta, Store};
+use trawl_frontier::{FrontierConfig, HostSignal, Job, Scope};
+use trawl_store::{CommitBatch, Completion, HostStatsDelta, NewUrl, Outcome, PageMeta, Store};
 use url::Url;
 
 use super::messages::{FetchOutcome, ParsedJob};
@@ -17,18 +18,30 @@ use crate::Error;
 /// The rules a batch is built by.
 pub(crate) struct BatchBuilder {
     pub(crate) scope: Scope,
+    pub(crate) frontier: FrontierConfig,
     pub(crate) max_redirects: u32,
     pub(crate) store_bodies: bool,
 }
 
-/// One page of a batch: its report for the caller and what it discovered.
+/// One page of a batch: its report for the caller, what it discovered, and what it says about
+/// its host.
 pub(crate) struct PreparedPage {
     pub(crate) report: CrawledPage,
     pub(crate) host_key: String,
     pub(crate) discovered: Vec<String>,
+    pub(crate) signal: HostSignal,
+    /// Re-queued for another attempt, not before this moment: not reported to the caller yet.
+    pub(crate) retry_at: Option<Instant>,
 }
 
 type Skipped = BTreeMap<&'static str, u64>;
+
+/// What to do with a finished job.
+struct Verdict {
+    outcome: Outcome,
+    signal: HostSignal,
+    retry_after: Option<Duration>,
+}
 
 impl BatchBuilder {
     /// Builds the batch for `items`. A page's depth is the one in its store record, which is lower
@@ -41,6 +54,7 @@ impl BatchBuilder {
     ) -> Result<(CommitBatch, Vec<PreparedPage>), Error> {
         let mut batch = CommitBatch::default();
         let mut pages = Vec::with_capacity(items.len());
+        let mut hosts: HashMap<String, HostStatsDelta> = HashMap::new();
         for mut item in items {
             if let Some(record) = store.url(item.job.url.as_str())? {
                 if record.depth < item.job.depth {
@@ -49,33 +63,82 @@ impl BatchBuilder {
                 }
             }
             let from = batch.discovered.len();
-            let (report, host_key) = self.prepare(item, &mut batch, skipped);
+            let page = self.prepare(item, &mut batch, skipped, &mut hosts);
             let discovered = batch.discovered[from..]
                 .iter()
                 .map(|new| new.url.clone())
                 .collect();
-            pages.push(PreparedPage {
-                report,
-                host_key,
-                discovered,
-            });
+            pages.push(PreparedPage { discovered, ..page });
         }
+        batch.host_stats = hosts.into_values().collect();
         Ok((batch, pages))
     }
 
-    /// Turns one parsed job into its completion (pushed to `batch`) and its report.
+    /// Decides a finished job's outcome and what it says about its host.
+    fn judge(&self, job: &Job, outcome: &FetchOutcome) -> Verdict {
+        let can_retry = job.attempts < self.frontier.retries;
+        let (retryable, signal, retry_after) = match outcome {
+            FetchOutcome::Fetched(fetched) => {
+                let status = fetched.status;
+                let throttled = status.as_u16() == 429
+                    || (status.as_u16() == 503 && fetched.retry_after.is_some());
+                let signal = if throttled {
+                    HostSignal::Throttled {
+                        retry_after: fetched.retry_after,
+                    }
+                } else if status.is_server_error() || status.as_u16() == 408 {
+                    HostSignal::Failure
+                } else {
+                    HostSignal::Success {
+                        latency: fetched.elapsed,
+                    }
+                };
+                let retryable = trawl_fetcher::status_is_retryable(status);
+                (retryable, signal, fetched.retry_after)
+            }
+            FetchOutcome::Failed(err) => (err.is_retryable(), HostSignal::Failure, None),
+            FetchOutcome::Blocked { kind, .. } if *kind == "robots_unreachable" => {
+                (true, HostSignal::Failure, None)
+            }
+            FetchOutcome::Blocked { .. } => (false, HostSignal::Neutral, None),
+        };
+        let outcome = match outcome {
+            _ if retryable && can_retry => Outcome::Retry,
+            FetchOutcome::Fetched(_) => Outcome::Done,
+            _ => Outcome::Failed,
+        };
+        Verdict {
+            outcome,
+            signal,
+            retry_after,
+        }
+    }
+
+    /// Turns one parsed job into its completion (pushed to `batch`) and its prepared page.
     fn prepare(
         &self,
         item: ParsedJob,
         batch: &mut CommitBatch,
         skipped: &mut Skipped,
-    ) -> (CrawledPage, String) {
+        hosts: &mut HashMap<String, HostStatsDelta>,
+    ) -> PreparedPage {
+        let verdict = self.judge(&item.job, &item.outcome);
         let ParsedJob {
             job,
             outcome,
             fetched_at,
+            host,
             parsed,
         } = item;
+        let stats = hosts
+            .entry(job.host_key.clone())
+            .or_insert_with(|| HostStatsDelta {
+                host_key: job.host_key.clone(),
+                ..HostStatsDelta::default()
+            });
+        stats.delay_ms = Some(host.delay_in_force.as_millis() as u64);
+        stats.max_rate_milli = stats.max_rate_milli.max((host.max_rate * 1000.0) as u64);
+        stats.retries += u64::from(verdict.outcome == Outcome::Retry);
         let mut page = PageMeta {
             fetched_at_ms: fetched_at
                 .duration_since(UNIX_EPOCH)
@@ -95,26 +158,32 @@ impl BatchBuilder {
             elapsed: Duration::ZERO,
         };
         let mut body = None;
-        let state = match outcome {
+        let is_final = verdict.outcome != Outcome::Retry;
+        match outcome {
             FetchOutcome::Fetched(fetched) => {
+                stats.requests += 1;
+                stats.last_status = Some(fetched.status.as_u16());
+                stats.errors += u64::from(fetched.status.is_server_error());
                 page.status = Some(fetched.status.as_u16());
                 page.content_type = fetched.content_type().map(str::to_string);
                 page.etag = fetched.header_str("etag").map(str::to_string);
                 page.last_modified = fetched.header_str("last-modified").map(str::to_string);
                 page.elapsed_ms = fetched.elapsed.as_millis() as u64;
                 page.body_size = fetched.body.len() as u64;
-                if let Some(target) = &fetched.redirect_to {
-                    page.redirect_to = Some(target.to_string());
-                    self.discover_redirect(&job, target, batch, skipped);
-                }
-                if let Some(parsed) = &parsed {
-                    page.title = parsed.title.clone();
-                    let mut outlinks = 0u32;
-                    for link in parsed.links_to_follow() {
-                        outlinks += 1;
-                        self.discover(link, job.depth + 1, 0, &job.url, batch, skipped);
+                if is_final {
+                    if let Some(target) = &fetched.redirect_to {
+                        page.redirect_to = Some(target.to_string());
+                        self.discover_redirect(&job, target, batch, skipped);
                     }
-                    page.outlinks = outlinks;
+                    if let Some(parsed) = &parsed {
+                        page.title = parsed.title.clone();
+                        let mut outlinks = 0u32;
+                        for link in parsed.links_to_follow() {
+                            outlinks += 1;
+                            self.discover(link, job.depth + 1, 0, &job.url, batch, skipped);
+                        }
+                        page.outlinks = outlinks;
+                    }
                 }
                 report.status = page.status;
                 report.content_type = page.content_type.clone();
@@ -122,33 +191,50 @@ impl BatchBuilder {
                 report.outlinks = page.outlinks;
                 report.elapsed = fetched.elapsed;
                 report.body = fetched.body.clone();
-                if self.store_bodies && !fetched.body.is_empty() {
+                if is_final && self.store_bodies && !fetched.body.is_empty() {
                     body = Some(fetched.body);
                 }
-                Outcome::Done
             }
             FetchOutcome::Failed(err) => {
+                stats.requests += 1;
+                stats.errors += 1;
                 page.error_kind = Some(err.kind().to_string());
                 page.error = Some(err.to_string());
-                Outcome::Failed
             }
             FetchOutcome::Blocked { kind, reason } => {
+                if kind == "robots_disallowed" {
+                    stats.robots_blocked += 1;
+                } else {
+                    stats.errors += 1;
+                }
                 page.error_kind = Some(kind.to_string());
                 page.error = Some(reason);
-                Outcome::Failed
             }
-        };
+        }
         if let (Some(kind), Some(message)) = (&page.error_kind, &page.error) {
             report.error = Some((kind.clone(), message.clone()));
         }
+        let retry_at = (!is_final).then(|| {
+            let jitter = self
+                .frontier
+                .retry_delay(job.attempts, fastrand::f64())
+                .unwrap_or_default();
+            Instant::now() + jitter.max(verdict.retry_after.unwrap_or_default())
+        });
         batch.completed.push(Completion {
             url: job.url.to_string(),
             host_key: job.host_key.clone(),
-            outcome: state,
+            outcome: verdict.outcome,
             page,
             body,
         });
-        (report, job.host_key)
+        PreparedPage {
+            report,
+            host_key: job.host_key,
+            discovered: Vec::new(),
+            signal: verdict.signal,
+            retry_at,
+        }
     }
 
     fn discover_redirect(

@@ -13,7 +13,7 @@ use trawl_frontier::{Frontier, Job, Pop, RefillRequest};
 use trawl_store::{QueuedUrl, Store, StoreError};
 use url::Url;
 
-use super::messages::FrontierCmd;
+use super::messages::{Dispatch, FrontierCmd};
 use super::report::LiveStats;
 use crate::Error;
 
@@ -31,7 +31,7 @@ type RefillResult = (RefillRequest, Result<Vec<QueuedUrl>, StoreError>);
 pub(crate) struct FrontierTask {
     pub(crate) frontier: Frontier,
     pub(crate) store: Store,
-    pub(crate) jobs: mpsc::Sender<Job>,
+    pub(crate) jobs: mpsc::Sender<Dispatch>,
     pub(crate) commands: mpsc::Receiver<FrontierCmd>,
     pub(crate) cancel: CancellationToken,
     pub(crate) abandon: CancellationToken,
@@ -48,13 +48,14 @@ pub(crate) fn job_from_queued(entry: QueuedUrl) -> Option<Job> {
         depth: entry.depth,
         redirect_hops: entry.redirect_hops,
         attempts: entry.attempts,
+        not_before: None,
     })
 }
 
 impl FrontierTask {
     pub(crate) async fn run(mut self) -> Result<FrontierEnd, Error> {
         let mut refills: JoinSet<RefillResult> = JoinSet::new();
-        let mut permit: Option<mpsc::OwnedPermit<Job>> = None;
+        let mut permit: Option<mpsc::OwnedPermit<Dispatch>> = None;
         let mut stopping = false;
         loop {
             while let Some(request) = self.frontier.take_refill_request() {
@@ -90,9 +91,11 @@ impl FrontierTask {
             } else {
                 match self.frontier.pop(Instant::now()) {
                     Pop::Ready(job) => {
-                        if let Some(p) = permit.take() {
-                            p.send(job);
-                        }
+                        self.dispatch(&mut permit, job, false);
+                        continue;
+                    }
+                    Pop::GiveUp(job) => {
+                        self.dispatch(&mut permit, job, true);
                         continue;
                     }
                     Pop::NotBefore(at) => Some(at),
@@ -127,12 +130,16 @@ impl FrontierTask {
                 }
             }
             Some(FrontierCmd::Completed(hosts)) => {
-                for host in hosts {
+                for (host, signal) in hosts {
+                    self.frontier.record(&host, signal, now);
                     self.frontier.complete(&host, now);
                 }
             }
-            Some(FrontierCmd::HostDelay { host_key, delay }) => {
-                self.frontier.set_host_delay(&host_key, delay, now);
+            Some(FrontierCmd::RobotsChecked {
+                host_key,
+                crawl_delay,
+            }) => {
+                self.frontier.robots_checked(&host_key, crawl_delay, now);
             }
             None => {
                 return Err(Error::Pipeline(
@@ -141,6 +148,17 @@ impl FrontierTask {
             }
         }
         Ok(())
+    }
+
+    fn dispatch(&self, permit: &mut Option<mpsc::OwnedPermit<Dispatch>>, job: Job, give_up: bool) {
+        let delay_in_force = self.frontier.host_delay(&job.host_key);
+        if let Some(permit) = permit.take() {
+            permit.send(Dispatch {
+                job,
+                give_up,
+                delay_in_force,
+            });
+        }
     }
 
     fn refilled(

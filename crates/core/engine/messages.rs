@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use trawl_fetcher::{FetchError, Fetched};
-use trawl_frontier::Job;
+use trawl_frontier::{HostSignal, Job};
 use trawl_parser::Parsed;
 
 /// From the persist stage (and the fetch stage, for robots delays) back to the frontier task.
@@ -11,10 +11,24 @@ use trawl_parser::Parsed;
 pub(crate) enum FrontierCmd {
     /// The store queued these new jobs (in sequence order).
     Queued(Vec<Job>),
-    /// These jobs are committed (done or failed): free their hosts' in-flight slots.
-    Completed(Vec<String>),
-    /// A host's robots.txt asks for this delay between requests.
-    HostDelay { host_key: String, delay: Duration },
+    /// These jobs are committed (done, failed or re-queued for a retry): free their hosts'
+    /// in-flight slots and apply what each request said about its host.
+    Completed(Vec<(String, HostSignal)>),
+    /// A host's robots.txt is known now, with its Crawl-delay if it has one.
+    RobotsChecked {
+        host_key: String,
+        crawl_delay: Option<Duration>,
+    },
+}
+
+/// A job on its way from the frontier to the fetch stage.
+#[derive(Debug)]
+pub(crate) struct Dispatch {
+    pub(crate) job: Job,
+    /// The host is given up on: record the job as failed without fetching.
+    pub(crate) give_up: bool,
+    /// The host's delay between requests in force when the job was issued.
+    pub(crate) delay_in_force: Duration,
 }
 
 /// What the fetch stage made of one job.
@@ -34,6 +48,16 @@ pub(crate) struct FetchedJob {
     pub(crate) job: Job,
     pub(crate) outcome: FetchOutcome,
     pub(crate) fetched_at: std::time::SystemTime,
+    pub(crate) host: HostObservation,
+}
+
+/// What the fetch stage saw of the job's host, for `trawl stats --hosts`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HostObservation {
+    /// The host's delay between requests in force when the job was issued.
+    pub(crate) delay_in_force: Duration,
+    /// The most requests this crawl started to the host within one second, so far.
+    pub(crate) max_rate: f64,
 }
 
 /// A job ready to be persisted: its fetch outcome and, for HTML, what the parser found.
@@ -42,5 +66,6 @@ pub(crate) struct ParsedJob {
     pub(crate) job: Job,
     pub(crate) outcome: FetchOutcome,
     pub(crate) fetched_at: std::time::SystemTime,
+    pub(crate) host: HostObservation,
     pub(crate) parsed: Option<Parsed>,
 }

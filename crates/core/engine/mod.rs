@@ -24,7 +24,7 @@ use trawl_frontier::Frontier;
 use trawl_parser::Parser;
 use trawl_store::{CommitBatch, NewUrl, Store};
 
-pub use report::{human_bytes, CrawledPage, LiveStats, Summary};
+pub use report::{human_bytes, peak_rss_bytes, CrawledPage, LiveStats, Summary};
 
 use crate::config::{Config, CrawlPlan};
 use crate::store_access::{load_config, open_store, save_config};
@@ -78,7 +78,7 @@ impl Crawl {
     /// the page budget); a change of seeds or scope is refused.
     pub async fn resume(
         store_dir: &Path,
-        adjust: impl FnOnce(&mut Config),
+        adjust: impl FnOnce(&mut Config) -> Result<(), Error>,
     ) -> Result<Crawl, Error> {
         let store = open_store(store_dir.to_path_buf(), Default::default()).await?;
         let saved = load_config(&store).await?.ok_or_else(|| {
@@ -89,7 +89,7 @@ impl Crawl {
             ))
         })?;
         let mut config = saved.clone();
-        adjust(&mut config);
+        adjust(&mut config)?;
         config.crawl.store_dir = store_dir.to_path_buf();
         crate::store_access::refuse_scope_change(&saved, &config)?;
         let plan = config.plan()?;
@@ -200,7 +200,7 @@ async fn run(
                 .collect();
             store.commit(CommitBatch {
                 discovered,
-                completed: Vec::new(),
+                ..CommitBatch::default()
             })?;
         }
         Ok((store.queued_hosts()?, store.counters()?))
@@ -210,12 +210,13 @@ async fn run(
     let now = Instant::now();
     let mut frontier = Frontier::new(&config.frontier);
     frontier.set_already_issued(counters.done + counters.failed);
+    frontier.set_robots_gate(config.fetcher.obey_robots);
     for host in &hosts {
         frontier.mark_spilled(host, now);
     }
 
     let concurrency = config.crawl.concurrency;
-    let (jobs_tx, jobs_rx) = mpsc::channel(concurrency);
+    let (jobs_tx, jobs_rx) = mpsc::channel::<messages::Dispatch>(concurrency);
     let (fetched_tx, fetched_rx) = mpsc::channel(concurrency);
     let (parsed_tx, parsed_rx) = mpsc::channel(config.crawl.commit_batch.max(concurrency));
     let (cmd_tx, cmd_rx) = mpsc::channel(FRONTIER_CMD_CAPACITY);
@@ -255,6 +256,7 @@ async fn run(
         persist_stage::PersistStage {
             store: store.clone(),
             scope: plan.scope.clone(),
+            frontier_config: config.frontier.clone(),
             input: parsed_rx,
             frontier: cmd_tx,
             pages,
@@ -294,6 +296,7 @@ async fn run(
     summary.queued_left = left.queued;
     summary.interrupted = end == FrontierEnd::Interrupted;
     summary.elapsed = started.elapsed();
+    summary.peak_rss_bytes = report::peak_rss_bytes();
     Ok(summary)
 }
 

@@ -32,12 +32,14 @@ async fn parse_one(parser: Parser, item: FetchedJob) -> ParsedJob {
         job,
         outcome,
         fetched_at,
+        host,
     } = item;
     let FetchOutcome::Fetched(fetched) = outcome else {
         return ParsedJob {
             job,
             outcome,
             fetched_at,
+            host,
             parsed: None,
         };
     };
@@ -49,6 +51,7 @@ async fn parse_one(parser: Parser, item: FetchedJob) -> ParsedJob {
             job,
             outcome: FetchOutcome::Fetched(fetched),
             fetched_at,
+            host,
             parsed: None,
         };
     }
@@ -71,6 +74,7 @@ async fn parse_one(parser: Parser, item: FetchedJob) -> ParsedJob {
         job,
         outcome: FetchOutcome::Fetched(fetched),
         fetched_at,
+        host,
         parsed,
     }
 }

@@ -4,9 +4,10 @@
 //! frontier (new jobs first, then the completions) and the caller (one [`CrawledPage`] each,
 //! waiting on a slow caller).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use trawl_frontier::Scope;
@@ -21,6 +22,7 @@ use crate::Error;
 pub(crate) struct PersistStage {
     pub(crate) store: Store,
     pub(crate) scope: Scope,
+    pub(crate) frontier_config: trawl_frontier::FrontierConfig,
     pub(crate) input: mpsc::Receiver<ParsedJob>,
     pub(crate) frontier: mpsc::Sender<FrontierCmd>,
     pub(crate) pages: mpsc::Sender<CrawledPage>,
@@ -35,6 +37,7 @@ impl PersistStage {
     pub(crate) async fn run(mut self) -> Result<Summary, Error> {
         let builder = Arc::new(BatchBuilder {
             scope: self.scope.clone(),
+            frontier: self.frontier_config.clone(),
             max_redirects: self.max_redirects,
             store_bodies: self.store_bodies,
         });
@@ -68,11 +71,11 @@ impl PersistStage {
     ) -> Result<(), Error> {
         let store = self.store.clone();
         let builder = builder.clone();
-        let (pages, skipped, newly_queued) = tokio::task::spawn_blocking(move || {
+        let (pages, skipped, outcome) = tokio::task::spawn_blocking(move || {
             let mut skipped = BTreeMap::new();
             let (batch, pages) = builder.build(&store, items, &mut skipped)?;
             let outcome = store.commit(batch)?;
-            Ok::<_, Error>((pages, skipped, outcome.newly_queued))
+            Ok::<_, Error>((pages, skipped, outcome))
         })
         .await
         .map_err(|err| Error::Pipeline(format!("store commit task failed: {err}")))??;
@@ -80,6 +83,7 @@ impl PersistStage {
             *summary.skipped.entry(reason.to_string()).or_default() += count;
         }
 
+        let newly_queued = outcome.newly_queued;
         let new_urls: std::collections::HashSet<&str> =
             newly_queued.iter().map(|q| q.url.as_str()).collect();
         let per_page_new: Vec<u32> = pages
@@ -91,19 +95,39 @@ impl PersistStage {
                     .count() as u32
             })
             .collect();
-        let jobs: Vec<_> = newly_queued
+        let mut jobs: Vec<_> = newly_queued
             .into_iter()
             .filter_map(job_from_queued)
             .collect();
+        // Retries go back to the frontier with the moment they may be tried again.
+        let retry_at: HashMap<&str, Instant> = pages
+            .iter()
+            .filter_map(|page| Some((page.report.url.as_str(), page.retry_at?)))
+            .collect();
+        for entry in outcome.requeued {
+            let not_before = retry_at.get(entry.url.as_str()).copied();
+            if let Some(mut job) = job_from_queued(entry) {
+                job.not_before = not_before;
+                jobs.push(job);
+            }
+        }
+        summary.retries += retry_at.len() as u64;
         // Jobs first, then completions, on the same channel: the frontier never sees a host's work
         // end before the work it discovered. A frontier that is gone (crawl abandoned) is fine:
         // the jobs are in the store.
         if !jobs.is_empty() {
             let _ = self.frontier.send(FrontierCmd::Queued(jobs)).await;
         }
-        let hosts = pages.iter().map(|page| page.host_key.clone()).collect();
+        let hosts = pages
+            .iter()
+            .map(|page| (page.host_key.clone(), page.signal))
+            .collect();
         let _ = self.frontier.send(FrontierCmd::Completed(hosts)).await;
-        for (PreparedPage { mut report, .. }, new) in pages.into_iter().zip(per_page_new) {
+        for (page, new) in pages.into_iter().zip(per_page_new) {
+            if page.retry_at.is_some() {
+                continue;
+            }
+            let PreparedPage { mut report, .. } = page;
             report.newly_queued = new;
             summary.record_page(&report);
             self.live.pages.fetch_add(1, Ordering::Relaxed);

@@ -75,6 +75,8 @@ pub struct Summary {
     pub failed: u64,
     /// Body bytes fetched in this run.
     pub bytes: u64,
+    /// Attempts that failed and were re-queued for a retry.
+    pub retries: u64,
     /// Failures by kind (`connect`, `tls`, `timeout`, `robots_disallowed`, ...).
     pub errors: BTreeMap<String, u64>,
     /// Answers by HTTP status code.
@@ -87,6 +89,8 @@ pub struct Summary {
     pub interrupted: bool,
     /// URLs still queued in the store at the end (resume continues with them).
     pub queued_left: u64,
+    /// The process's peak resident memory, where the platform reports it (Linux).
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl Summary {
@@ -138,6 +142,9 @@ impl Summary {
                 .collect();
             let _ = writeln!(out, "  status codes: {}", statuses.join(", "));
         }
+        if self.retries > 0 {
+            let _ = writeln!(out, "  retries: {}", self.retries);
+        }
         if !self.errors.is_empty() {
             let errors: Vec<String> = self
                 .errors
@@ -153,6 +160,9 @@ impl Summary {
                 .map(|(why, n)| format!("{why}: {n}"))
                 .collect();
             let _ = writeln!(out, "  links skipped: {}", skipped.join(", "));
+        }
+        if let Some(peak) = self.peak_rss_bytes {
+            let _ = writeln!(out, "  peak memory: {} RSS", human_bytes(peak));
         }
         if self.queued_left > 0 {
             let _ = writeln!(out, "  {} URLs still queued", self.queued_left);
@@ -175,4 +185,12 @@ pub fn human_bytes(bytes: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// The process's peak resident set size (VmHWM), on Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

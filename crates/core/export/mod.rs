@@ -1,6 +1,10 @@
 //! `trawl export`: streams a store's pages out in one of several formats, without collecting them
 //! in memory.
 
+mod csv;
 mod jsonl;
+mod warc;
 
+pub use csv::export_csv;
 pub use jsonl::export_jsonl;
+pub use warc::export_warc;

@@ -1,0 +1,131 @@
+//! The commands that read a store without crawling: `export`, `stats` and `verify`. Each opens
+//! the store off the runtime threads and streams what it reads.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use trawl::store::Store;
+
+use crate::cli::{ExportCommand, ExportFormat, StatsCommand, VerifyCommand};
+
+async fn open(path: &Path) -> anyhow::Result<Store> {
+    if !path.join("db").exists() {
+        return Err(trawl::Error::Usage(format!(
+            "{} is not a trawl store (no db inside); give the --store of an earlier crawl",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(trawl::open_store(path.to_path_buf(), Default::default()).await?)
+}
+
+/// `trawl export`.
+pub async fn export(command: ExportCommand) -> anyhow::Result<u8> {
+    let store = open(&command.store).await?;
+    let output_name = command
+        .output
+        .as_ref()
+        .map(|path| path.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let format = command.format.unwrap_or(
+        if output_name.ends_with(".warc") || output_name.ends_with(".warc.gz") {
+            ExportFormat::Warc
+        } else {
+            ExportFormat::Jsonl
+        },
+    );
+    let gzip = command.gzip || output_name.ends_with(".warc.gz");
+    if command.with_body && format != ExportFormat::Jsonl {
+        return Err(trawl::Error::Usage(
+            "--with-body goes with --format jsonl (CSV has no bodies; WARC always has them)".into(),
+        )
+        .into());
+    }
+    let output = command.output.clone();
+    let with_body = command.with_body;
+    let written = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+        let mut out: Box<dyn Write> = match &output {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        };
+        let written = match format {
+            ExportFormat::Jsonl => trawl::export_jsonl(&store, &mut out, with_body)?,
+            ExportFormat::Csv => trawl::export_csv(&store, &mut out)?,
+            ExportFormat::Warc => trawl::export_warc(&store, &mut out, gzip)?,
+        };
+        out.flush().context("cannot write the export")?;
+        Ok(written)
+    })
+    .await??;
+    tracing::info!(pages = written, "exported");
+    Ok(0)
+}
+
+/// `trawl stats`.
+pub async fn stats(command: StatsCommand) -> anyhow::Result<u8> {
+    let store = open(&command.store).await?;
+    let with_hosts = command.hosts;
+    let (counters, bytes, hosts) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let hosts = if with_hosts {
+            store.host_stats()?
+        } else {
+            Vec::new()
+        };
+        Ok((store.counters()?, store.size_on_disk()?, hosts))
+    })
+    .await??;
+    let pages = counters.done + counters.failed;
+    let per_page = bytes.checked_div(pages).unwrap_or(0);
+    println!("queued:  {}", counters.queued);
+    println!("done:    {}", counters.done);
+    println!("failed:  {}", counters.failed);
+    println!(
+        "on disk: {} ({} per page)",
+        trawl::human_bytes(bytes),
+        trawl::human_bytes(per_page)
+    );
+    if with_hosts {
+        println!();
+        println!(
+            "{:<40} {:>9} {:>7} {:>7} {:>14} {:>8} {:>10}",
+            "host", "requests", "errors", "retries", "robots-blocked", "delay", "max req/s"
+        );
+        for (host, stats) in hosts {
+            println!(
+                "{:<40} {:>9} {:>7} {:>7} {:>14} {:>8} {:>10.1}",
+                host,
+                stats.requests,
+                stats.errors,
+                stats.retries,
+                stats.robots_blocked,
+                humantime::format_duration(Duration::from_millis(stats.delay_ms)).to_string(),
+                stats.max_rate_milli as f64 / 1000.0
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// `trawl verify`: 0 when clean, 1 when any invariant is violated.
+pub async fn verify(command: VerifyCommand) -> anyhow::Result<u8> {
+    let store = open(&command.store).await?;
+    let report = tokio::task::spawn_blocking(move || store.verify()).await??;
+    println!(
+        "{} URLs: {} queued, {} done, {} failed; {} bodies checked",
+        report.urls, report.queued, report.done, report.failed, report.bodies_checked
+    );
+    if report.is_clean() {
+        println!("store is consistent");
+        return Ok(0);
+    }
+    for violation in &report.violations {
+        println!("violation: {violation}");
+    }
+    println!("{} violations", report.violation_count);
+    Ok(1)
+}

@@ -9,3 +9,4 @@ mod https;
 mod politeness;
 mod resume;
 mod rules;
+mod store_cli;

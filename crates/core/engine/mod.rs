@@ -211,6 +211,7 @@ async fn run(
     let mut frontier = Frontier::new(&config.frontier);
     frontier.set_already_issued(counters.done + counters.failed);
     frontier.set_robots_gate(config.fetcher.obey_robots);
+    frontier.set_max_in_flight(config.crawl.concurrency);
     for host in &hosts {
         frontier.mark_spilled(host, now);
     }

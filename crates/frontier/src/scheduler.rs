@@ -54,6 +54,7 @@ pub struct Frontier {
     in_flight: usize,
     spilling_hosts: usize,
     robots_gate: bool,
+    max_in_flight: Option<usize>,
 }
 
 impl Frontier {
@@ -75,7 +76,14 @@ impl Frontier {
             in_flight: 0,
             spilling_hosts: 0,
             robots_gate: false,
+            max_in_flight: None,
         }
+    }
+
+    /// Caps the jobs handed out and not yet completed, across all hosts (the crawl's concurrency):
+    /// everything between a pop and its completion, queued in channels or fetching, counts.
+    pub fn set_max_in_flight(&mut self, max: usize) {
+        self.max_in_flight = Some(max.max(1));
     }
 
     /// Counts pages fetched before this run (on resume) against the page budget.
@@ -222,7 +230,7 @@ impl Frontier {
 
     /// The next job to fetch at `now`, if any host may be asked.
     pub fn pop(&mut self, now: Instant) -> Pop {
-        if self.budget_spent() {
+        if self.budget_spent() || self.max_in_flight.is_some_and(|max| self.in_flight >= max) {
             return Pop::Empty;
         }
         while let Some(key) = self.giving_up.pop_front() {

@@ -243,3 +243,27 @@ fn robots_gate_allows_one_request_until_robots_is_checked_then_applies_crawl_del
     ready(f.pop(t2));
     assert_eq!(f.pop(t2), Pop::NotBefore(t2 + Duration::from_secs(2)));
 }
+
+#[test]
+fn total_in_flight_is_capped_across_hosts() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 8,
+        ..Default::default()
+    });
+    f.set_max_in_flight(3);
+    let now = Instant::now();
+    for (seq, host) in ["a", "b", "c", "d"].iter().enumerate() {
+        f.push(job(seq as u64, host, "/"), now);
+        f.push(job(10 + seq as u64, host, "/x"), now);
+    }
+    for _ in 0..3 {
+        ready(f.pop(now));
+    }
+    assert_eq!(
+        f.pop(now),
+        Pop::Empty,
+        "three in flight, whatever the hosts"
+    );
+    f.complete("http://a:80", now);
+    ready(f.pop(now));
+}

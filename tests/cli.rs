@@ -165,3 +165,58 @@ async fn a_store_in_use_fails_at_once_and_the_first_crawl_is_unharmed() {
     assert_eq!(page_requests(&site).len(), expected.len());
     assert_eq!(export(&store).await.len(), expected.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_runs_its_scenarios_and_reports_json() {
+    let output = crate::support::trawl_ok(&["bench", "flat", "--pages", "300", "--json"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["scenario"], "flat");
+    assert!(report["pages"].as_u64().unwrap() >= 300, "{report}");
+    for key in [
+        "pages_per_s",
+        "mb_per_s",
+        "p50_ms",
+        "p99_ms",
+        "cpu_s",
+        "peak_rss_mb",
+        "store_bytes_per_page",
+    ] {
+        assert!(
+            report[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key} in {report}"
+        );
+    }
+
+    // `dir` serves real files: a small tree of linked pages.
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("sub")).unwrap();
+    std::fs::write(
+        site.join("index.html"),
+        r#"<a href="a.html">a</a> <a href="sub/">sub</a>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("a.html"),
+        r#"<title>a</title><a href="index.html">home</a>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("sub/index.html"),
+        r#"<a href="../a.html">a</a> <a href="b.html">b</a>"#,
+    )
+    .unwrap();
+    std::fs::write(site.join("sub/b.html"), "<title>b</title>").unwrap();
+    let output =
+        crate::support::trawl_ok(&["bench", "dir", site.to_str().unwrap(), "--json"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["pages"], 4, "index, a, sub/ and sub/b: {report}");
+
+    let output = crate::support::trawl_ok(&[
+        "bench", "resume", "--known", "2000", "--pages", "100", "--json",
+    ])
+    .await;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["pages"], 100, "{report}");
+    assert_eq!(report["known_urls"], 2000);
+}

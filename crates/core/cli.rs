@@ -27,6 +27,71 @@ pub enum Command {
     Stats(StatsCommand),
     /// Check every invariant of a store; exit 1 if any is violated.
     Verify(VerifyCommand),
+    /// Measure a crawl against a local server: pages/s, MB/s, latency, CPU, peak RSS, store size.
+    Bench(BenchCommand),
+    /// Serve a synthetic site for `trawl bench` (prints the seed URL; stops when stdin closes).
+    #[command(hide = true)]
+    ServeSite(ServeSiteCommand),
+    /// Serve a directory for `trawl bench dir` (prints the seed URL; stops when stdin closes).
+    #[command(hide = true)]
+    ServeDir(ServeDirCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCommand {
+    /// What to measure: flat (20,000 pages, 4 hosts, no latency), latency (10,000 pages, 8 hosts,
+    /// 20 ms each), scale-1m (1,000,000 pages), resume (open a store of --known URLs and crawl
+    /// on), dir (the files under PATH, e.g. the Rust docs).
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// The directory to serve, for `dir`.
+    pub path: Option<PathBuf>,
+    /// Pages in the site (flat, latency, scale-1m) or to crawl (dir, resume).
+    #[arg(long, value_name = "N")]
+    pub pages: Option<usize>,
+    /// URLs the store knows before `resume` [default: 1000000].
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub known: usize,
+    /// Pages in flight (also the per-host cap, lifted to match).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub concurrency: usize,
+    /// Keep the store here instead of a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `trawl bench` scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// A synthetic site without latency.
+    Flat,
+    /// A synthetic site answering each request after 20 ms.
+    Latency,
+    /// A million-page synthetic site.
+    #[value(name = "scale-1m")]
+    Scale1m,
+    /// Resuming a store with many known URLs.
+    Resume,
+    /// A directory of real pages.
+    Dir,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeSiteCommand {
+    #[arg(long, default_value_t = 20_000)]
+    pub pages: usize,
+    #[arg(long, default_value_t = 1)]
+    pub hosts: usize,
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeDirCommand {
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Args)]

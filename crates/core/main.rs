@@ -1,6 +1,7 @@
 //! The `trawl` command: parses the command line, runs the command, and maps the outcome to an
 //! exit code (0 done, 1 could not complete, 2 usage or config error, 130 interrupted).
 
+mod bench;
 mod cli;
 mod progress;
 mod store_commands;
@@ -108,6 +109,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(command) => store_commands::export(command).await,
         Command::Stats(command) => store_commands::stats(command).await,
         Command::Verify(command) => store_commands::verify(command).await,
+        Command::Bench(command) => bench::run(command).await,
+        Command::ServeSite(command) => {
+            bench::serve::serve_site(command.pages, command.hosts, command.latency_ms).await
+        }
+        Command::ServeDir(command) => bench::serve::serve_dir(command.path).await,
     }
 }
 

@@ -64,3 +64,76 @@ pub fn refuse_scope_change(saved: &Config, wanted: &Config) -> Result<(), Error>
         None => Ok(()),
     }
 }
+
+/// Bytes a store takes on disk (its database and body segments), without opening it.
+pub async fn store_size(path: &std::path::Path) -> Result<u64, Error> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || directory_size(&path))
+        .await
+        .map_err(|err| Error::Pipeline(format!("size task failed: {err}")))?
+        .map_err(|source| Error::Io {
+            what: "the store's size".into(),
+            source,
+        })
+}
+
+fn directory_size(path: &std::path::Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            directory_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
+/// Helpers for `trawl bench`: building large stores quickly.
+pub mod bench_support {
+    use trawl_store::{CommitBatch, NewUrl};
+
+    use super::{open_store, save_config};
+    use crate::config::Config;
+    use crate::Error;
+
+    /// Creates the store of `config` holding `urls` as queued URLs (depth 1) and the config, as a
+    /// crawl that was stopped would leave it.
+    pub async fn fill_store(
+        config: &Config,
+        urls: impl Iterator<Item = String>,
+    ) -> Result<(), Error> {
+        let store = open_store(config.crawl.store_dir.clone(), config.store.clone()).await?;
+        save_config(&store, config).await?;
+        let mut batch = Vec::with_capacity(20_000);
+        let mut urls = urls.peekable();
+        while urls.peek().is_some() {
+            batch.clear();
+            for url in urls.by_ref().take(20_000) {
+                let host_key = url::Url::parse(&url)
+                    .map(|parsed| trawl_fetcher::host_key(&parsed))
+                    .map_err(|err| Error::Usage(format!("bad bench URL {url}: {err}")))?;
+                batch.push(NewUrl {
+                    url,
+                    host_key,
+                    depth: 1,
+                    found_on: None,
+                    redirect_hops: 0,
+                });
+            }
+            let discovered = std::mem::take(&mut batch);
+            let store = store.clone();
+            crate::engine::blocking(store, move |store| {
+                store.commit(CommitBatch {
+                    discovered,
+                    ..CommitBatch::default()
+                })?;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -74,7 +74,10 @@ impl PersistStage {
         let (pages, skipped, outcome) = tokio::task::spawn_blocking(move || {
             let mut skipped = BTreeMap::new();
             let (batch, pages) = builder.build(&store, items, &mut skipped)?;
+            let started = Instant::now();
+            let pages_in_batch = batch.completed.len();
             let outcome = store.commit(batch)?;
+            tracing::debug!(pages = pages_in_batch, elapsed = ?started.elapsed(), "committed a batch");
             Ok::<_, Error>((pages, skipped, outcome))
         })
         .await

@@ -1,0 +1,202 @@
+//! `trawl bench`: runs a crawl through the same engine the CLI uses, against a server in a child
+//! process, and reports pages/s, MB/s, p50/p99 fetch latency, CPU seconds, peak RSS and store
+//! bytes per page. Scenarios: `flat`, `latency`, `scale-1m`, `resume` and `dir PATH`.
+
+mod metrics;
+pub mod serve;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::io::AsyncBufReadExt;
+use trawl::{Config, Crawl};
+
+use crate::cli::{BenchCommand, Scenario};
+use metrics::{cpu_seconds, Report};
+
+/// A server child process; killed when dropped.
+struct Server {
+    child: tokio::process::Child,
+    seed: String,
+}
+
+impl Server {
+    async fn start(args: &[String]) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe().context("cannot find the trawl executable")?;
+        let mut child = tokio::process::Command::new(exe)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start the bench server")?;
+        let stdout = child.stdout.take().context("no server stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let seed = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .context("the bench server did not start")??
+            .context("the bench server exited")?;
+        Ok(Server { child, seed })
+    }
+
+    fn base(&self) -> String {
+        url::Url::parse(&self.seed)
+            .map(|url| url.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// `trawl bench`.
+pub async fn run(command: BenchCommand) -> anyhow::Result<u8> {
+    let scratch = Scratch::new(command.store.clone())?;
+    let report = match command.scenario {
+        Scenario::Flat => {
+            let pages = command.pages.unwrap_or(20_000);
+            let server = site(pages, 4, 0).await?;
+            crawl(&command, "flat", &server.seed, None, &scratch.path).await?
+        }
+        Scenario::Latency => {
+            let pages = command.pages.unwrap_or(10_000);
+            let server = site(pages, 8, 20).await?;
+            let mut report = crawl(&command, "latency", &server.seed, None, &scratch.path).await?;
+            report.ideal_pages_per_second = Some(command.concurrency as f64 / 0.020);
+            report
+        }
+        Scenario::Scale1m => {
+            let pages = command.pages.unwrap_or(1_000_000);
+            let server = site(pages, 8, 0).await?;
+            crawl(&command, "scale-1m", &server.seed, None, &scratch.path).await?
+        }
+        Scenario::Dir => {
+            let path = command
+                .path
+                .clone()
+                .context("`trawl bench dir` needs a PATH")?;
+            let server = Server::start(&["serve-dir".into(), path.display().to_string()]).await?;
+            let max = command.pages.unwrap_or(20_000) as u64;
+            crawl(&command, "dir", &server.seed, Some(max), &scratch.path).await?
+        }
+        Scenario::Resume => resume(&command, &scratch.path).await?,
+    };
+    if command.json {
+        println!("{}", serde_json::to_string(&report.to_json())?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(0)
+}
+
+async fn site(pages: usize, hosts: usize, latency_ms: u64) -> anyhow::Result<Server> {
+    Server::start(&[
+        "serve-site".into(),
+        "--pages".into(),
+        pages.to_string(),
+        "--hosts".into(),
+        hosts.to_string(),
+        "--latency-ms".into(),
+        latency_ms.to_string(),
+    ])
+    .await
+}
+
+fn config(command: &BenchCommand, seed: &str, store: &Path) -> Config {
+    let mut config = Config::default();
+    config.crawl.seeds = vec![seed.to_string()];
+    config.crawl.store_dir = store.to_path_buf();
+    config.crawl.concurrency = command.concurrency;
+    // The peers compared against are measured at the same concurrency on one host.
+    config.frontier.per_host = command.concurrency;
+    config
+}
+
+/// Crawls `seed` to the end (or `max_pages`) and measures it.
+async fn crawl(
+    command: &BenchCommand,
+    name: &str,
+    seed: &str,
+    max_pages: Option<u64>,
+    store: &Path,
+) -> anyhow::Result<Report> {
+    let mut config = config(command, seed, store);
+    config.frontier.max_pages = max_pages;
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    let run = Crawl::new(config).await?.start();
+    let mut report = Report::measure(name, run, started).await?;
+    report.cpu_seconds = cpu_seconds() - cpu_before;
+    report.store_bytes = trawl::store_size(store).await?;
+    Ok(report)
+}
+
+/// Builds a store that knows `--known` URLs (all queued), then measures how long `resume` takes
+/// to open it and commit its first page, and crawls a few thousand pages from it.
+async fn resume(command: &BenchCommand, store: &Path) -> anyhow::Result<Report> {
+    let known = command.known;
+    let server = site(known, 1, 0).await?;
+    let base = server.base();
+    let seed = format!("{base}/");
+    let config = config(command, &seed, store);
+    eprintln!("building a store of {known} queued URLs...");
+    let build_started = Instant::now();
+    trawl::bench_support::fill_store(
+        &config,
+        (0..known).map(|i| match i {
+            0 => format!("{base}/"),
+            i => format!("{base}/p/{i}"),
+        }),
+    )
+    .await?;
+    eprintln!("built in {:.1}s", build_started.elapsed().as_secs_f64());
+    let extra = command.pages.unwrap_or(5_000) as u64;
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    let crawl = Crawl::resume(store, |config| {
+        config.frontier.max_pages = Some(extra);
+        Ok(())
+    })
+    .await?;
+    let opened = started.elapsed();
+    let mut report = Report::measure("resume", crawl.start(), started).await?;
+    report.cpu_seconds = cpu_seconds() - cpu_before;
+    report.store_bytes = trawl::store_size(store).await?;
+    report.resume_open = Some(opened);
+    report.known_urls = Some(known as u64);
+    Ok(report)
+}
+
+/// The bench's store directory: the one given, or a fresh temporary one removed afterwards.
+struct Scratch {
+    path: PathBuf,
+    remove: bool,
+}
+
+impl Scratch {
+    fn new(given: Option<PathBuf>) -> anyhow::Result<Scratch> {
+        match given {
+            Some(path) => Ok(Scratch {
+                path,
+                remove: false,
+            }),
+            None => {
+                let path = std::env::temp_dir().join(format!("trawl-bench-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&path);
+                Ok(Scratch { path, remove: true })
+            }
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}

@@ -133,6 +133,8 @@ pub(crate) struct SegmentWriter {
     dirty: BTreeMap<u32, u64>,
     /// Rolled-away files with appends not yet fsynced.
     unsynced: Vec<File>,
+    /// One zstd context for every body (creating one per body cost more than compressing).
+    compressor: Option<zstd::bulk::Compressor<'static>>,
 }
 
 impl SegmentWriter {
@@ -153,6 +155,7 @@ impl SegmentWriter {
             committed,
             dirty: BTreeMap::new(),
             unsynced: Vec::new(),
+            compressor: None,
         }
     }
 
@@ -193,8 +196,12 @@ impl SegmentWriter {
 
     /// Appends one body; returns where it went. Not durable until [`SegmentWriter::sync`].
     pub(crate) fn append(&mut self, body: &[u8]) -> Result<BodyPointer, StoreError> {
-        let payload = zstd::bulk::compress(body, self.level)
-            .map_err(|e| StoreError::io(segment_path(&self.dir, self.next_id), e))?;
+        let io_error = |e| StoreError::io(segment_path(&self.dir, self.next_id), e);
+        let compressor = match &mut self.compressor {
+            Some(compressor) => compressor,
+            empty => empty.insert(zstd::bulk::Compressor::new(self.level).map_err(io_error)?),
+        };
+        let payload = compressor.compress(body).map_err(io_error)?;
         let record_len = HEADER_LEN + payload.len();
         let length = u32::try_from(record_len).map_err(|_| StoreError::InvalidConfig {
             message: format!("a body of {} bytes is too large to store", body.len()),

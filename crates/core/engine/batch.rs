@@ -4,6 +4,7 @@
 //! Runs on the blocking pool, inside the persist stage's commit.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use trawl_frontier::{FrontierConfig, HostSignal, Job, Scope};
 use trawl_store::{CommitBatch, Completion, HostStatsDelta, NewUrl, Outcome, PageMeta, Store};
 use url::Url;
 
+use super::known::KnownUrls;
 use super::messages::{FetchOutcome, ParsedJob};
 use super::report::CrawledPage;
 use crate::Error;
@@ -21,6 +23,15 @@ pub(crate) struct BatchBuilder {
     pub(crate) frontier: FrontierConfig,
     pub(crate) max_redirects: u32,
     pub(crate) store_bodies: bool,
+    /// URLs known to be in the store: links to them need no store lookup.
+    pub(crate) known: Mutex<KnownUrls>,
+}
+
+/// URLs already in this batch (with the least depth) or known to the store, consulted before a
+/// link joins the batch.
+struct Seen<'a> {
+    known: &'a KnownUrls,
+    in_batch: HashMap<String, u32>,
 }
 
 /// One page of a batch: its report for the caller, what it discovered, and what it says about
@@ -55,6 +66,14 @@ impl BatchBuilder {
         let mut batch = CommitBatch::default();
         let mut pages = Vec::with_capacity(items.len());
         let mut hosts: HashMap<String, HostStatsDelta> = HashMap::new();
+        let known = self
+            .known
+            .lock()
+            .map_err(|_| Error::Pipeline("the known-URL cache was poisoned".into()))?;
+        let mut seen = Seen {
+            known: &known,
+            in_batch: HashMap::new(),
+        };
         for mut item in items {
             if let Some(record) = store.url(item.job.url.as_str())? {
                 if record.depth < item.job.depth {
@@ -63,7 +82,7 @@ impl BatchBuilder {
                 }
             }
             let from = batch.discovered.len();
-            let page = self.prepare(item, &mut batch, skipped, &mut hosts);
+            let page = self.prepare(item, &mut batch, skipped, &mut hosts, &mut seen);
             let discovered = batch.discovered[from..]
                 .iter()
                 .map(|new| new.url.clone())
@@ -72,6 +91,16 @@ impl BatchBuilder {
         }
         batch.host_stats = hosts.into_values().collect();
         Ok((batch, pages))
+    }
+
+    /// Records that the store holds every URL `batch` discovered, at most at the depth it was
+    /// found at (call as the batch is committed).
+    pub(crate) fn remember(&self, batch: &CommitBatch) {
+        if let Ok(mut known) = self.known.lock() {
+            for new in &batch.discovered {
+                known.insert(&new.url, new.depth);
+            }
+        }
     }
 
     /// Decides a finished job's outcome and what it says about its host.
@@ -121,6 +150,7 @@ impl BatchBuilder {
         batch: &mut CommitBatch,
         skipped: &mut Skipped,
         hosts: &mut HashMap<String, HostStatsDelta>,
+        seen: &mut Seen<'_>,
     ) -> PreparedPage {
         let verdict = self.judge(&item.job, &item.outcome);
         let ParsedJob {
@@ -173,14 +203,14 @@ impl BatchBuilder {
                 if is_final {
                     if let Some(target) = &fetched.redirect_to {
                         page.redirect_to = Some(target.to_string());
-                        self.discover_redirect(&job, target, batch, skipped);
+                        self.discover_redirect(&job, target, batch, skipped, seen);
                     }
                     if let Some(parsed) = &parsed {
                         page.title = parsed.title.clone();
                         let mut outlinks = 0u32;
                         for link in parsed.links_to_follow() {
                             outlinks += 1;
-                            self.discover(link, job.depth + 1, 0, &job.url, batch, skipped);
+                            self.discover(link, job.depth + 1, 0, &job.url, batch, skipped, seen);
                         }
                         page.outlinks = outlinks;
                     }
@@ -243,6 +273,7 @@ impl BatchBuilder {
         target: &Url,
         batch: &mut CommitBatch,
         skipped: &mut Skipped,
+        seen: &mut Seen<'_>,
     ) {
         if job.redirect_hops >= self.max_redirects {
             *skipped.entry("too_many_redirects").or_default() += 1;
@@ -256,6 +287,7 @@ impl BatchBuilder {
                 &job.url,
                 batch,
                 skipped,
+                seen,
             ),
             None => *skipped.entry("scheme").or_default() += 1,
         }
@@ -269,11 +301,20 @@ impl BatchBuilder {
         found_on: &Url,
         batch: &mut CommitBatch,
         skipped: &mut Skipped,
+        seen: &mut Seen<'_>,
     ) {
         if let Err(reason) = self.scope.check(url, depth) {
             *skipped.entry(reason.as_str()).or_default() += 1;
             return;
         }
+        // A URL the store holds at this depth or less, or one already in this batch at this
+        // depth or less, needs no store lookup: the store would change nothing.
+        let text = url.as_str();
+        let in_batch = seen.in_batch.get(text).is_some_and(|known| *known <= depth);
+        if in_batch || seen.known.covers(text, depth) {
+            return;
+        }
+        seen.in_batch.insert(text.to_string(), depth);
         batch.discovered.push(NewUrl {
             url: url.to_string(),
             host_key: trawl_fetcher::host_key(url),

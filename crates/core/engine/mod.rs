@@ -4,6 +4,7 @@
 mod batch;
 mod fetch_stage;
 mod frontier_task;
+mod known;
 mod messages;
 mod parse_stage;
 mod persist_stage;

@@ -15,9 +15,13 @@ use trawl_store::Store;
 
 use super::batch::{BatchBuilder, PreparedPage};
 use super::frontier_task::job_from_queued;
+use super::known::KnownUrls;
 use super::messages::{FrontierCmd, ParsedJob};
 use super::report::{CrawledPage, LiveStats, Summary};
 use crate::Error;
+
+/// URLs kept in the known-URL cache (about 100 bytes each).
+const KNOWN_URLS_CAPACITY: usize = 65_536;
 
 pub(crate) struct PersistStage {
     pub(crate) store: Store,
@@ -40,6 +44,7 @@ impl PersistStage {
             frontier: self.frontier_config.clone(),
             max_redirects: self.max_redirects,
             store_bodies: self.store_bodies,
+            known: std::sync::Mutex::new(KnownUrls::new(KNOWN_URLS_CAPACITY)),
         });
         let mut summary = Summary::default();
         loop {
@@ -76,6 +81,8 @@ impl PersistStage {
             let (batch, pages) = builder.build(&store, items, &mut skipped)?;
             let started = Instant::now();
             let pages_in_batch = batch.completed.len();
+            // A failed commit ends the crawl, so the cache may learn the batch before it lands.
+            builder.remember(&batch);
             let outcome = store.commit(batch)?;
             tracing::debug!(pages = pages_in_batch, elapsed = ?started.elapsed(), "committed a batch");
             Ok::<_, Error>((pages, skipped, outcome))

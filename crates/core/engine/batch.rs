@@ -27,9 +27,12 @@ pub(crate) struct BatchBuilder {
     pub(crate) known: Mutex<KnownUrls>,
 }
 
-/// URLs already in this batch (with the least depth) or known to the store, consulted before a
-/// link joins the batch.
-struct Seen<'a> {
+/// What a batch collects while it is built: the batch itself, the links left out by reason, and
+/// the URLs already in it (with their least depth) or known to the store, consulted before a link
+/// joins it.
+struct Discoveries<'a> {
+    batch: CommitBatch,
+    skipped: &'a mut Skipped,
     known: &'a KnownUrls,
     in_batch: HashMap<String, u32>,
 }
@@ -63,14 +66,15 @@ impl BatchBuilder {
         items: Vec<ParsedJob>,
         skipped: &mut Skipped,
     ) -> Result<(CommitBatch, Vec<PreparedPage>), Error> {
-        let mut batch = CommitBatch::default();
         let mut pages = Vec::with_capacity(items.len());
         let mut hosts: HashMap<String, HostStatsDelta> = HashMap::new();
         let known = self
             .known
             .lock()
             .map_err(|_| Error::Pipeline("the known-URL cache was poisoned".into()))?;
-        let mut seen = Seen {
+        let mut found = Discoveries {
+            batch: CommitBatch::default(),
+            skipped,
             known: &known,
             in_batch: HashMap::new(),
         };
@@ -81,14 +85,15 @@ impl BatchBuilder {
                     item.job.redirect_hops = record.redirect_hops;
                 }
             }
-            let from = batch.discovered.len();
-            let page = self.prepare(item, &mut batch, skipped, &mut hosts, &mut seen);
-            let discovered = batch.discovered[from..]
+            let from = found.batch.discovered.len();
+            let page = self.prepare(item, &mut found, &mut hosts);
+            let discovered = found.batch.discovered[from..]
                 .iter()
                 .map(|new| new.url.clone())
                 .collect();
             pages.push(PreparedPage { discovered, ..page });
         }
+        let mut batch = found.batch;
         batch.host_stats = hosts.into_values().collect();
         Ok((batch, pages))
     }
@@ -147,10 +152,8 @@ impl BatchBuilder {
     fn prepare(
         &self,
         item: ParsedJob,
-        batch: &mut CommitBatch,
-        skipped: &mut Skipped,
+        found: &mut Discoveries<'_>,
         hosts: &mut HashMap<String, HostStatsDelta>,
-        seen: &mut Seen<'_>,
     ) -> PreparedPage {
         let verdict = self.judge(&item.job, &item.outcome);
         let ParsedJob {
@@ -203,14 +206,14 @@ impl BatchBuilder {
                 if is_final {
                     if let Some(target) = &fetched.redirect_to {
                         page.redirect_to = Some(target.to_string());
-                        self.discover_redirect(&job, target, batch, skipped, seen);
+                        self.discover_redirect(&job, target, found);
                     }
                     if let Some(parsed) = &parsed {
                         page.title = parsed.title.clone();
                         let mut outlinks = 0u32;
                         for link in parsed.links_to_follow() {
                             outlinks += 1;
-                            self.discover(link, job.depth + 1, 0, &job.url, batch, skipped, seen);
+                            self.discover(link, job.depth + 1, 0, &job.url, found);
                         }
                         page.outlinks = outlinks;
                     }
@@ -251,7 +254,7 @@ impl BatchBuilder {
                 .unwrap_or_default();
             Instant::now() + jitter.max(verdict.retry_after.unwrap_or_default())
         });
-        batch.completed.push(Completion {
+        found.batch.completed.push(Completion {
             url: job.url.to_string(),
             host_key: job.host_key.clone(),
             outcome: verdict.outcome,
@@ -267,29 +270,16 @@ impl BatchBuilder {
         }
     }
 
-    fn discover_redirect(
-        &self,
-        job: &Job,
-        target: &Url,
-        batch: &mut CommitBatch,
-        skipped: &mut Skipped,
-        seen: &mut Seen<'_>,
-    ) {
+    fn discover_redirect(&self, job: &Job, target: &Url, found: &mut Discoveries<'_>) {
         if job.redirect_hops >= self.max_redirects {
-            *skipped.entry("too_many_redirects").or_default() += 1;
+            *found.skipped.entry("too_many_redirects").or_default() += 1;
             return;
         }
         match trawl_parser::canonicalize(target) {
-            Some(target) => self.discover(
-                &target,
-                job.depth,
-                job.redirect_hops + 1,
-                &job.url,
-                batch,
-                skipped,
-                seen,
-            ),
-            None => *skipped.entry("scheme").or_default() += 1,
+            Some(target) => {
+                self.discover(&target, job.depth, job.redirect_hops + 1, &job.url, found)
+            }
+            None => *found.skipped.entry("scheme").or_default() += 1,
         }
     }
 
@@ -299,23 +289,24 @@ impl BatchBuilder {
         depth: u32,
         redirect_hops: u32,
         found_on: &Url,
-        batch: &mut CommitBatch,
-        skipped: &mut Skipped,
-        seen: &mut Seen<'_>,
+        found: &mut Discoveries<'_>,
     ) {
         if let Err(reason) = self.scope.check(url, depth) {
-            *skipped.entry(reason.as_str()).or_default() += 1;
+            *found.skipped.entry(reason.as_str()).or_default() += 1;
             return;
         }
         // A URL the store holds at this depth or less, or one already in this batch at this
         // depth or less, needs no store lookup: the store would change nothing.
         let text = url.as_str();
-        let in_batch = seen.in_batch.get(text).is_some_and(|known| *known <= depth);
-        if in_batch || seen.known.covers(text, depth) {
+        let in_batch = found
+            .in_batch
+            .get(text)
+            .is_some_and(|known| *known <= depth);
+        if in_batch || found.known.covers(text, depth) {
             return;
         }
-        seen.in_batch.insert(text.to_string(), depth);
-        batch.discovered.push(NewUrl {
+        found.in_batch.insert(text.to_string(), depth);
+        found.batch.discovered.push(NewUrl {
             url: url.to_string(),
             host_key: trawl_fetcher::host_key(url),
             depth,

@@ -12,9 +12,9 @@ use scraper::node::Element;
 use scraper::{ElementRef, Html, Node};
 use url::Url;
 
-use crate::canonical::resolve;
 use crate::charset::decode_html;
-use crate::ParserConfig;
+use crate::records::Extractor;
+use crate::{Canonicalizer, ParserConfig};
 
 const HTML_NS: &str = "http://www.w3.org/1999/xhtml";
 
@@ -155,6 +155,10 @@ pub struct Parsed {
     pub dropped_links: usize,
     /// Links in `links` marked `rel=nofollow`.
     pub nofollow_links: usize,
+    /// One JSON object per extraction rule whose `url` pattern matched the page (see
+    /// [`crate::Extractor`]): `{"rule": <index>, "<field>": "value" | ["a", "b"] | null}`.
+    /// Empty when the parser has no extractor or no rule matched.
+    pub records: Vec<serde_json::Value>,
 }
 
 impl Parsed {
@@ -293,7 +297,7 @@ fn push_collapsed(out: &mut String, text: &str, pending_space: &mut bool) {
     }
 }
 
-fn collapsed_text(el: ElementRef<'_>) -> Option<String> {
+pub(crate) fn collapsed_text(el: ElementRef<'_>) -> Option<String> {
     let mut out = String::new();
     let mut pending = false;
     for text in el.text() {
@@ -406,6 +410,8 @@ impl LinkSet {
 /// The body of [`crate::Parser::extract`].
 pub(crate) fn extract(
     config: &ParserConfig,
+    canon: &Canonicalizer,
+    extractor: Option<&Extractor>,
     page: &Url,
     body: &[u8],
     content_type: Option<&str>,
@@ -512,7 +518,7 @@ pub(crate) fn extract(
     let mut canonical = None;
     let mut seen_canonical = false;
     for r in raw {
-        let Some(url) = resolve(base, r.href) else {
+        let Some(url) = canon.resolve(base, r.href) else {
             continue;
         };
         let first_canonical = r.kind == LinkKind::Canonical && !seen_canonical;
@@ -525,6 +531,11 @@ pub(crate) fn extract(
         set.push(url, r.kind, r.nofollow);
     }
     let nofollow_links = set.links.iter().filter(|l| l.nofollow).count();
+    // The extra selector work only happens when some rule matches this page.
+    let records = match extractor {
+        Some(x) if x.matches(page) => x.records(page, base, &html),
+        _ => Vec::new(),
+    };
     Parsed {
         links: set.links,
         canonical,
@@ -533,6 +544,7 @@ pub(crate) fn extract(
         encoding: encoding.name(),
         dropped_links: set.dropped,
         nofollow_links,
+        records,
     }
 }
 

@@ -6,7 +6,12 @@
 //!   `<link rel=canonical|next|prev|alternate>`, `<iframe>`, `<frame>`, `<meta http-equiv=refresh>`)
 //!   honouring `<base href>` and `rel=nofollow`, the canonical URL, the title, and robots
 //!   directives from `<meta name=robots>` and the `X-Robots-Tag` header.
-//! - [`canonicalize`] and [`resolve`] define URL identity for de-duplication.
+//! - [`canonicalize`] and [`resolve`] define URL identity for de-duplication; [`Canonicalizer`]
+//!   adds the configurable steps (strip `utm_*`/session parameters, sort the query) and is what
+//!   [`Parser`] applies to links.
+//! - [`Extractor`] compiles `[[extract]]` rules (URL regex + CSS-selector fields) once;
+//!   [`Parser::with_extractor`] then fills [`Parsed::records`] from the same DOM parse.
+//! - [`parse_sitemap`] reads XML, plain-text and gzipped sitemaps within [`SitemapLimits`].
 //!
 //! ```
 //! use trawl_parser::{LinkKind, Parser, ParserConfig};
@@ -34,6 +39,18 @@
 //!     ]
 //! );
 //! assert_eq!(parsed.nofollow_links, 1);
+//!
+//! // Sitemaps.
+//! let sitemap = trawl_parser::parse_sitemap(
+//!     b"<urlset><url><loc>https://example.com/a?utm_source=x</loc></url></urlset>",
+//!     Some("application/xml"),
+//!     &page,
+//!     &trawl_parser::SitemapLimits::default(),
+//! )
+//! .unwrap();
+//! let canon = parser.canonicalizer();
+//! let first = canon.canonicalize(&sitemap.entries()[0].url).unwrap();
+//! assert_eq!(first.as_str(), "https://example.com/a");
 //! ```
 
 mod canonical;
@@ -41,33 +58,65 @@ mod charset;
 mod config;
 mod error;
 mod extract;
+mod records;
+mod sitemap;
 
-pub use canonical::{canonicalize, parse_url, resolve};
+pub use canonical::{canonicalize, parse_url, resolve, Canonicalizer};
 pub use charset::{charset_from_content_type, decode_html, is_html};
 pub use config::ParserConfig;
 pub use error::ParseError;
 pub use extract::{refresh_url, Link, LinkKind, Parsed, RobotsDirectives};
+pub use records::{ExtractRule, Extractor, FieldRule};
+pub use sitemap::{parse_sitemap, Sitemap, SitemapLimits, SitemapUrl};
+
+use std::sync::Arc;
 
 use url::Url;
 
-/// Extracts links, canonical URL, title and robots directives from fetched bodies.
+/// Extracts links, canonical URL, title, robots directives and (with an [`Extractor`]) data
+/// records from fetched bodies.
 ///
-/// Cheap to clone, `Send + Sync`; holds only its configuration (no CSS selectors are used: one
-/// pass over the tree matches on element names).
+/// Cheap to clone, `Send + Sync`. Links are found in one pass over the tree matching element
+/// names; CSS selectors are only run for extraction rules whose URL pattern matches the page.
 #[derive(Debug, Clone)]
 pub struct Parser {
     config: ParserConfig,
+    canonicalizer: Canonicalizer,
+    extractor: Option<Arc<Extractor>>,
 }
 
 impl Parser {
     /// A parser with these settings (validate them first with [`ParserConfig::validate`]).
     pub fn new(config: ParserConfig) -> Parser {
-        Parser { config }
+        Parser {
+            canonicalizer: Canonicalizer::new(&config),
+            config,
+            extractor: None,
+        }
+    }
+
+    /// A parser that also fills [`Parsed::records`] using `extractor`'s rules.
+    pub fn with_extractor(config: ParserConfig, extractor: Extractor) -> Parser {
+        Parser {
+            extractor: Some(Arc::new(extractor)),
+            ..Parser::new(config)
+        }
     }
 
     /// The settings in use.
     pub fn config(&self) -> &ParserConfig {
         &self.config
+    }
+
+    /// The canonicaliser applied to every link; use it for seeds and redirect targets too, so
+    /// they get the same identity as discovered links.
+    pub fn canonicalizer(&self) -> &Canonicalizer {
+        &self.canonicalizer
+    }
+
+    /// The extraction rules, if any.
+    pub fn extractor(&self) -> Option<&Extractor> {
+        self.extractor.as_deref()
     }
 
     /// Extracts everything a crawler needs from one fetched body. Never panics on any bytes.
@@ -80,7 +129,15 @@ impl Parser {
         content_type: Option<&str>,
         x_robots_tag: Option<&str>,
     ) -> Parsed {
-        extract::extract(&self.config, base, body, content_type, x_robots_tag)
+        extract::extract(
+            &self.config,
+            &self.canonicalizer,
+            self.extractor.as_deref(),
+            base,
+            body,
+            content_type,
+            x_robots_tag,
+        )
     }
 }
 
@@ -93,5 +150,7 @@ mod tests {
         fn assert_traits<T: Send + Sync + Clone + 'static>() {}
         assert_traits::<Parser>();
         assert_traits::<Parsed>();
+        assert_traits::<Extractor>();
+        assert_traits::<Canonicalizer>();
     }
 }

@@ -247,6 +247,7 @@ fn caps_count_dropped_links() {
     let parser = Parser::new(ParserConfig {
         max_outlinks: 10,
         max_url_len: 60,
+        ..ParserConfig::default()
     });
     let p = parser.extract(&page(), html.as_bytes(), None, None);
     assert_eq!(p.links.len(), 10);
@@ -260,6 +261,7 @@ fn caps_count_dropped_links() {
     let parser = Parser::new(ParserConfig {
         max_outlinks: 1000,
         max_url_len: 60,
+        ..ParserConfig::default()
     });
     let p = parser.extract(
         &page(),
@@ -396,7 +398,8 @@ fn config_from_toml_with_defaults_and_unknown_keys_rejected() {
         c,
         ParserConfig {
             max_outlinks: 5,
-            max_url_len: 2048
+            max_url_len: 2048,
+            ..ParserConfig::default()
         }
     );
     assert!(toml::from_str::<ParserConfig>("max_links = 5").is_err());
@@ -404,5 +407,44 @@ fn config_from_toml_with_defaults_and_unknown_keys_rejected() {
     assert_eq!(
         toml::from_str::<ParserConfig>(&round).unwrap(),
         ParserConfig::default()
+    );
+}
+
+#[test]
+fn links_and_canonical_go_through_the_configured_canonicalizer() {
+    let html = r#"<link rel=canonical href="/p;jsessionid=S1?utm_source=x&id=3">
+        <a href="/list?b=2&utm_medium=m&a=1&fbclid=z">l</a>
+        <a href="/list?a=1&b=2">same list once sorted</a>
+        <a href="/q?SID=1">q</a>"#;
+    // Defaults: tracking parameters stripped, order kept.
+    let p = extract(html);
+    assert_eq!(
+        urls(&p),
+        [
+            "https://example.com/p?id=3",
+            "https://example.com/list?b=2&a=1",
+            "https://example.com/list?a=1&b=2",
+            "https://example.com/q"
+        ]
+    );
+    assert_eq!(
+        p.canonical.as_ref().map(Url::as_str),
+        Some("https://example.com/p?id=3")
+    );
+    // sort_query merges the two list URLs; an empty strip list keeps everything.
+    let sorted = Parser::new(ParserConfig {
+        sort_query: true,
+        strip_query_params: vec![],
+        ..ParserConfig::default()
+    });
+    let p = sorted.extract(&page(), html.as_bytes(), None, None);
+    assert_eq!(
+        urls(&p),
+        [
+            "https://example.com/p;jsessionid=S1?id=3&utm_source=x",
+            "https://example.com/list?a=1&b=2&fbclid=z&utm_medium=m",
+            "https://example.com/list?a=1&b=2",
+            "https://example.com/q?SID=1"
+        ]
     );
 }

@@ -166,6 +166,9 @@ pub struct CrawlOptions {
     /// Add a header to every request, e.g. 'X-Team: search' (repeatable).
     #[arg(long, value_name = "'NAME: VALUE'")]
     pub header: Vec<String>,
+    /// Also seed from the sitemaps of each seed host (robots.txt Sitemap: lines, /sitemap.xml).
+    #[arg(long)]
+    pub sitemaps: bool,
     /// No progress display and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -188,6 +191,9 @@ pub struct ExportCommand {
     /// Compress each WARC record with gzip (implied by an --output ending in .warc.gz).
     #[arg(long)]
     pub gzip: bool,
+    /// Write the records the [[extract]] rules made instead of pages, one JSON object per line.
+    #[arg(long, conflicts_with_all = ["format", "with_body"])]
+    pub records: bool,
 }
 
 /// `export --format` values.
@@ -297,6 +303,9 @@ impl CrawlOptions {
         }
         if self.auto_throttle {
             config.frontier.auto_throttle = true;
+        }
+        if self.sitemaps {
+            config.crawl.sitemaps = true;
         }
         if let Some(proxy) = &self.proxy {
             config.fetcher.proxy = Some(proxy.clone());

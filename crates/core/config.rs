@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use trawl_fetcher::FetcherConfig;
 use trawl_frontier::{FrontierConfig, Scope};
-use trawl_parser::ParserConfig;
+use trawl_parser::{Canonicalizer, ExtractRule, Extractor, ParserConfig};
 use trawl_store::StoreConfig;
 use url::Url;
 
@@ -27,6 +27,9 @@ pub struct Config {
     pub parser: ParserConfig,
     /// The durable store.
     pub store: StoreConfig,
+    /// Data extraction rules (`[[extract]]` tables): on pages whose URL matches, a record is made
+    /// from CSS selectors and stored with the page (`trawl export --records`).
+    pub extract: Vec<ExtractRule>,
 }
 
 /// The `[crawl]` section: what to crawl, where to keep it and how wide the pipeline is.
@@ -51,6 +54,9 @@ pub struct CrawlConfig {
     pub max_redirects: u32,
     /// Keep response bodies in the store.
     pub store_bodies: bool,
+    /// Also seed the crawl from each seed host's sitemaps (robots.txt `Sitemap:` lines and
+    /// /sitemap.xml); their URLs still pass scope and robots.txt.
+    pub sitemaps: bool,
 }
 
 impl Default for CrawlConfig {
@@ -64,6 +70,7 @@ impl Default for CrawlConfig {
             grace_period: Duration::from_secs(10),
             max_redirects: 10,
             store_bodies: true,
+            sitemaps: false,
         }
     }
 }
@@ -101,9 +108,13 @@ impl Config {
                     .into(),
             ));
         }
+        self.parser
+            .validate()
+            .map_err(|err| Error::Usage(err.to_string()))?;
+        let canonicalizer = Canonicalizer::new(&self.parser);
         let mut seeds = Vec::new();
         for seed in &self.crawl.seeds {
-            seeds.push(parse_seed(seed)?);
+            seeds.push(parse_seed(seed, &canonicalizer)?);
         }
         if self.crawl.concurrency == 0 {
             return Err(Error::Usage("--concurrency must be at least 1".into()));
@@ -114,9 +125,13 @@ impl Config {
         self.frontier
             .validate()
             .map_err(|err| Error::Usage(err.to_string()))?;
-        self.parser
-            .validate()
-            .map_err(|err| Error::Usage(err.to_string()))?;
+        let extractor = if self.extract.is_empty() {
+            None
+        } else {
+            let extractor = Extractor::new(&self.extract)
+                .map_err(|err| Error::Usage(format!("[[extract]] rule: {err}")))?;
+            Some(extractor)
+        };
         let scope =
             Scope::new(&self.frontier, &seeds).map_err(|err| Error::Usage(err.to_string()))?;
         let parse_workers = match self.crawl.parse_workers {
@@ -127,6 +142,8 @@ impl Config {
             seeds,
             scope,
             parse_workers,
+            canonicalizer,
+            extractor,
         })
     }
 }
@@ -140,10 +157,26 @@ pub struct CrawlPlan {
     pub scope: Scope,
     /// Parse threads to use.
     pub parse_workers: usize,
+    /// URL identity (with the configured query-parameter stripping and sorting).
+    pub canonicalizer: Canonicalizer,
+    /// Compiled extraction rules, if any.
+    pub extractor: Option<Extractor>,
+}
+
+impl CrawlPlan {
+    /// The parser for this crawl: with the extraction rules, if any.
+    pub fn parser(&self, config: &ParserConfig) -> trawl_parser::Parser {
+        match &self.extractor {
+            Some(extractor) => {
+                trawl_parser::Parser::with_extractor(config.clone(), extractor.clone())
+            }
+            None => trawl_parser::Parser::new(config.clone()),
+        }
+    }
 }
 
 /// Parses one seed: an absolute http(s) URL, canonicalised.
-pub fn parse_seed(text: &str) -> Result<Url, Error> {
+pub fn parse_seed(text: &str, canonicalizer: &Canonicalizer) -> Result<Url, Error> {
     let url = Url::parse(text.trim()).map_err(|err| {
         Error::Usage(format!(
             "seed {text:?} is not a URL ({err}); give an absolute URL such as https://example.org/"
@@ -155,7 +188,7 @@ pub fn parse_seed(text: &str) -> Result<Url, Error> {
             url.scheme()
         )));
     }
-    trawl_parser::canonicalize(&url).ok_or_else(|| {
+    canonicalizer.canonicalize(&url).ok_or_else(|| {
         Error::Usage(format!(
             "seed {text:?} has no host; give an absolute URL such as https://example.org/"
         ))
@@ -187,11 +220,19 @@ mod tests {
         let defaults = toml::Value::try_from(Config::default()).unwrap();
         let mut missing = Vec::new();
         for (section, table) in defaults.as_table().unwrap() {
+            let Some(table) = table.as_table() else {
+                // A list of tables ([[extract]]): documented as a commented example.
+                assert!(
+                    text.contains(&format!("# [[{section}]]")),
+                    "[[{section}]] example missing"
+                );
+                continue;
+            };
             assert!(
                 text.contains(&format!("[{section}]")),
                 "section [{section}] missing"
             );
-            for key in table.as_table().unwrap().keys() {
+            for key in table.keys() {
                 let documented = text.lines().any(|line| {
                     line.trim_start_matches(['#', ' '])
                         .starts_with(&format!("{key} ="))
@@ -218,16 +259,27 @@ mod tests {
     #[test]
     fn bad_seeds_are_usage_errors() {
         for seed in ["not a url", "ftp://example.org/", "mailto:x@example.org"] {
-            let err = parse_seed(seed).unwrap_err();
+            let err = parse_seed(seed, &Canonicalizer::default()).unwrap_err();
             assert!(matches!(err, Error::Usage(_)), "{seed}: {err}");
             assert!(err.to_string().contains(seed), "{err}");
         }
         assert_eq!(
-            parse_seed("HTTP://Example.ORG:80/a/../b#x")
+            parse_seed("HTTP://Example.ORG:80/a/../b#x", &Canonicalizer::default())
                 .unwrap()
                 .as_str(),
             "http://example.org/b"
         );
+    }
+
+    #[test]
+    fn a_bad_extraction_selector_names_the_rule_and_field() {
+        let config = Config::from_toml(
+            "[crawl]\nseeds = [\"https://shop.example/\"]\n[[extract]]\nurl = \"^https://shop\\\\.example/p/\"\nfields.name = { css = \"h1[\", take = \"text\" }\n",
+        )
+        .unwrap();
+        let err = config.plan().unwrap_err().to_string();
+        assert!(err.contains("name") && err.contains("shop"), "{err}");
+        assert!(!err.contains('\n'));
     }
 
     #[test]

@@ -121,6 +121,7 @@ pub mod bench_support {
                     depth: 1,
                     found_on: None,
                     redirect_hops: 0,
+                    lastmod: None,
                 });
             }
             let discovered = std::mem::take(&mut batch);

@@ -45,6 +45,7 @@ pub async fn export(command: ExportCommand) -> anyhow::Result<u8> {
     }
     let output = command.output.clone();
     let with_body = command.with_body;
+    let records = command.records;
     let written = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
         let mut out: Box<dyn Write> = match &output {
             Some(path) => Box::new(std::io::BufWriter::new(
@@ -54,6 +55,7 @@ pub async fn export(command: ExportCommand) -> anyhow::Result<u8> {
             None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
         };
         let written = match format {
+            _ if records => trawl::export_records(&store, &mut out)?,
             ExportFormat::Jsonl => trawl::export_jsonl(&store, &mut out, with_body)?,
             ExportFormat::Csv => trawl::export_csv(&store, &mut out)?,
             ExportFormat::Warc => trawl::export_warc(&store, &mut out, gzip)?,

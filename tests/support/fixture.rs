@@ -23,7 +23,7 @@ type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 pub struct Route {
     pub status: u16,
     pub content_type: &'static str,
-    pub body: String,
+    pub body: Vec<u8>,
     pub location: Option<String>,
     pub headers: Vec<(&'static str, String)>,
     pub behaviour: Behaviour,
@@ -51,7 +51,7 @@ impl Route {
         Route {
             status: 200,
             content_type: "text/html; charset=utf-8",
-            body: body.into(),
+            body: body.into().into_bytes(),
             location: None,
             headers: Vec::new(),
             behaviour: Behaviour::Plain,
@@ -62,6 +62,14 @@ impl Route {
         Route {
             content_type: "text/plain",
             ..Route::html(body)
+        }
+    }
+
+    pub fn bytes(content_type: &'static str, body: Vec<u8>) -> Route {
+        Route {
+            content_type,
+            body,
+            ..Route::html("")
         }
     }
 
@@ -105,15 +113,21 @@ type Times = Arc<Mutex<HashMap<String, Vec<Instant>>>>;
 impl Fixture {
     /// Serves `routes` (path -> answer); anything else is a 404.
     pub async fn start(routes: Vec<(&str, Route)>) -> Fixture {
-        let routes: Arc<HashMap<String, Route>> = Arc::new(
-            routes
-                .into_iter()
-                .map(|(p, r)| (p.to_string(), r))
-                .collect(),
-        );
-        let times: Times = Arc::default();
+        let routes: Vec<(String, Route)> = routes
+            .into_iter()
+            .map(|(p, r)| (p.to_string(), r))
+            .collect();
+        Fixture::start_with(move |_| routes).await
+    }
+
+    /// Like [`Fixture::start`], for routes that must name the server's own base URL: `routes`
+    /// gets `http://127.0.0.1:PORT` once the port is bound.
+    pub async fn start_with(routes: impl FnOnce(&str) -> Vec<(String, Route)>) -> Fixture {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
+        let routes = routes(&format!("http://127.0.0.1:{port}"));
+        let routes: Arc<HashMap<String, Route>> = Arc::new(routes.into_iter().collect());
+        let times: Times = Arc::default();
         let task = {
             let times = times.clone();
             tokio::spawn(async move {

@@ -20,6 +20,8 @@ use crate::Error;
 /// The rules a batch is built by.
 pub(crate) struct BatchBuilder {
     pub(crate) scope: Scope,
+    /// URL identity for redirect targets (links come canonicalised from the parser).
+    pub(crate) canonicalizer: trawl_parser::Canonicalizer,
     pub(crate) frontier: FrontierConfig,
     pub(crate) max_redirects: u32,
     pub(crate) store_bodies: bool,
@@ -189,6 +191,7 @@ impl BatchBuilder {
             newly_queued: 0,
             error: None,
             elapsed: Duration::ZERO,
+            records: Vec::new(),
         };
         let mut body = None;
         let is_final = verdict.outcome != Outcome::Retry;
@@ -210,6 +213,10 @@ impl BatchBuilder {
                     }
                     if let Some(parsed) = &parsed {
                         page.title = parsed.title.clone();
+                        if !parsed.records.is_empty() {
+                            page.records = serde_json::to_string(&parsed.records).ok();
+                            report.records = parsed.records.clone();
+                        }
                         let mut outlinks = 0u32;
                         for link in parsed.links_to_follow() {
                             outlinks += 1;
@@ -275,7 +282,7 @@ impl BatchBuilder {
             *found.skipped.entry("too_many_redirects").or_default() += 1;
             return;
         }
-        match trawl_parser::canonicalize(target) {
+        match self.canonicalizer.canonicalize(target) {
             Some(target) => {
                 self.discover(&target, job.depth, job.redirect_hops + 1, &job.url, found)
             }
@@ -312,6 +319,7 @@ impl BatchBuilder {
             depth,
             found_on: Some(found_on.to_string()),
             redirect_hops,
+            lastmod: None,
         });
     }
 }

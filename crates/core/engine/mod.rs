@@ -9,6 +9,7 @@ mod messages;
 mod parse_stage;
 mod persist_stage;
 mod report;
+mod sitemaps;
 
 use std::path::Path;
 use std::pin::Pin;
@@ -63,7 +64,7 @@ impl Crawl {
             )));
         }
         save_config(&store, &config).await?;
-        let parser = Parser::new(config.parser.clone());
+        let parser = plan.parser(&config.parser);
         Ok(Crawl {
             config,
             plan,
@@ -96,7 +97,7 @@ impl Crawl {
         let plan = config.plan()?;
         let fetcher = Fetcher::new(config.fetcher.clone())?;
         save_config(&store, &config).await?;
-        let parser = Parser::new(config.parser.clone());
+        let parser = plan.parser(&config.parser);
         Ok(Crawl {
             config,
             plan,
@@ -187,23 +188,28 @@ async fn run(
         fresh,
     } = crawl;
     let seeds = plan.seeds.clone();
-    let (hosts, counters) = blocking(store.clone(), move |store| {
-        if fresh {
+    if fresh {
+        blocking(store.clone(), move |store| {
             let discovered = seeds
                 .iter()
                 .map(|seed| NewUrl {
                     url: seed.to_string(),
                     host_key: trawl_fetcher::host_key(seed),
-                    depth: 0,
-                    found_on: None,
-                    redirect_hops: 0,
+                    ..NewUrl::default()
                 })
                 .collect();
             store.commit(CommitBatch {
                 discovered,
                 ..CommitBatch::default()
             })?;
+            Ok(())
+        })
+        .await?;
+        if config.crawl.sitemaps {
+            seed_from_sitemaps(&fetcher, &plan, &store).await?;
         }
+    }
+    let (hosts, counters) = blocking(store.clone(), move |store| {
         Ok((store.queued_hosts()?, store.counters()?))
     })
     .await?;
@@ -258,6 +264,7 @@ async fn run(
         persist_stage::PersistStage {
             store: store.clone(),
             scope: plan.scope.clone(),
+            canonicalizer: plan.canonicalizer.clone(),
             frontier_config: config.frontier.clone(),
             input: parsed_rx,
             frontier: cmd_tx,
@@ -300,6 +307,37 @@ async fn run(
     summary.elapsed = started.elapsed();
     summary.peak_rss_bytes = report::peak_rss_bytes();
     Ok(summary)
+}
+
+/// Queues the URLs of the seed hosts' sitemaps (before the pipeline starts, so the store has one
+/// writer at a time).
+async fn seed_from_sitemaps(
+    fetcher: &Fetcher,
+    plan: &CrawlPlan,
+    store: &Store,
+) -> Result<(), Error> {
+    let harvest = sitemaps::harvest(fetcher, &plan.seeds, &plan.canonicalizer, &plan.scope).await;
+    tracing::info!(
+        urls = harvest.urls.len(),
+        files = harvest.files,
+        failed_files = harvest.failed_files,
+        out_of_scope = harvest.out_of_scope,
+        "sitemaps read"
+    );
+    let mut urls = harvest.urls;
+    while !urls.is_empty() {
+        let rest = urls.split_off(urls.len().min(10_000));
+        let discovered = std::mem::replace(&mut urls, rest);
+        blocking(store.clone(), move |store| {
+            store.commit(CommitBatch {
+                discovered,
+                ..CommitBatch::default()
+            })?;
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// Runs a blocking store operation on the blocking pool.

@@ -26,6 +26,7 @@ const KNOWN_URLS_CAPACITY: usize = 65_536;
 pub(crate) struct PersistStage {
     pub(crate) store: Store,
     pub(crate) scope: Scope,
+    pub(crate) canonicalizer: trawl_parser::Canonicalizer,
     pub(crate) frontier_config: trawl_frontier::FrontierConfig,
     pub(crate) input: mpsc::Receiver<ParsedJob>,
     pub(crate) frontier: mpsc::Sender<FrontierCmd>,
@@ -41,6 +42,7 @@ impl PersistStage {
     pub(crate) async fn run(mut self) -> Result<Summary, Error> {
         let builder = Arc::new(BatchBuilder {
             scope: self.scope.clone(),
+            canonicalizer: self.canonicalizer.clone(),
             frontier: self.frontier_config.clone(),
             max_redirects: self.max_redirects,
             store_bodies: self.store_bodies,

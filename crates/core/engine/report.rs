@@ -31,6 +31,8 @@ pub struct CrawledPage {
     pub error: Option<(String, String)>,
     /// Time from request start to the end of the body.
     pub elapsed: Duration,
+    /// Records the crawl's extraction rules made from the page (JSON objects).
+    pub records: Vec<serde_json::Value>,
 }
 
 /// Counters updated as the crawl goes, for progress displays.

@@ -126,6 +126,7 @@ mod tests {
                     depth: 1,
                     found_on: None,
                     redirect_hops: 0,
+                    lastmod: None,
                 }],
                 completed: vec![
                     page(

@@ -1,5 +1,4 @@
-//! JSON Lines export: one object per fetched or
-//! failed page, without collecting them in memory.
+//! JSON Lines export: one object per fetched or failed page, without collecting them in memory.
 
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -30,6 +29,7 @@ struct ExportedPage<'a> {
     error: Option<&'a str>,
     attempts: u32,
     digest: Option<&'a str>,
+    lastmod: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,6 +109,7 @@ fn write_line(
         digest: page
             .and_then(|p| p.body.as_ref())
             .map(|b| b.digest.as_str()),
+        lastmod: record.lastmod.as_deref(),
         body: body_text,
         body_base64,
     };

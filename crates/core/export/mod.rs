@@ -3,8 +3,10 @@
 
 mod csv;
 mod jsonl;
+mod records;
 mod warc;
 
 pub use csv::export_csv;
 pub use jsonl::export_jsonl;
+pub use records::export_records;
 pub use warc::export_warc;

@@ -305,6 +305,7 @@ mod tests {
                     depth: 1,
                     found_on: None,
                     redirect_hops: 0,
+                    lastmod: None,
                 }],
                 completed: vec![
                     completion(

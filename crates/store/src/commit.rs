@@ -152,6 +152,7 @@ fn apply(
             queue_seq: Some(seq),
             page: None,
             host_key: Some(d.host_key.clone()),
+            lastmod: d.lastmod.clone(),
         };
         u.insert(d.url.as_bytes(), encode_record(&record))?;
         q.insert(queue_key(&d.host_key, seq), d.url.as_bytes())?;
@@ -221,6 +222,7 @@ fn apply(
                     queue_seq: None,
                     page: Some(page),
                     host_key: Some(c.host_key.clone()),
+                    lastmod: None,
                 }
             }
         };
@@ -279,6 +281,7 @@ fn retry(
                 queue_seq: Some(seq),
                 page: Some(page),
                 host_key: Some(c.host_key.clone()),
+                lastmod: None,
                 ..old
             }
         }
@@ -293,6 +296,7 @@ fn retry(
                 queue_seq: Some(seq),
                 page: Some(page),
                 host_key: Some(c.host_key.clone()),
+                lastmod: None,
             }
         }
     };

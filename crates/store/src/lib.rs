@@ -23,8 +23,7 @@
 //!         url: "https://example.com/".into(),
 //!         host_key: host.into(),
 //!         depth: 0,
-//!         found_on: None,
-//!         redirect_hops: 0,
+//!         ..NewUrl::default()
 //!     }],
 //!     ..CommitBatch::default()
 //! })?;

@@ -13,7 +13,7 @@ use crate::{HostStatsDelta, StoreError};
 
 /// Version byte at the start of every URL record this build writes. Version 1 records (without
 /// [`UrlRecord::host_key`]) are still read.
-pub const RECORD_VERSION: u8 = 2;
+pub const RECORD_VERSION: u8 = 3;
 
 /// Version byte of the other values (counters, integers, host statistics).
 pub(crate) const VALUE_VERSION: u8 = 1;
@@ -30,7 +30,7 @@ pub struct CommitBatch {
 }
 
 /// A discovered URL.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewUrl {
     /// The canonical URL.
     pub url: String,
@@ -42,6 +42,8 @@ pub struct NewUrl {
     pub found_on: Option<String>,
     /// Redirect hops taken to reach it.
     pub redirect_hops: u32,
+    /// The `lastmod` a sitemap gave for it, if it came from one.
+    pub lastmod: Option<String>,
 }
 
 /// A finished fetch.
@@ -129,6 +131,8 @@ pub struct UrlRecord {
     /// The host key whose queue it is in. None only for records written by version 1 of the
     /// record format.
     pub host_key: Option<String>,
+    /// The `lastmod` a sitemap gave for it, if it came from one (record version 3).
+    pub lastmod: Option<String>,
 }
 
 /// What was learnt fetching a page.
@@ -160,6 +164,9 @@ pub struct PageMeta {
     pub error: Option<String>,
     /// Where the body is stored; filled by the store on commit.
     pub body: Option<BodyPointer>,
+    /// Records extracted from the page by the crawl's extraction rules, as a JSON array
+    /// (record version 3).
+    pub records: Option<String>,
 }
 
 /// Where a body lives in the segment files.
@@ -389,13 +396,15 @@ pub(crate) fn encode_record(r: &UrlRecord) -> Vec<u8> {
         }
     }
     w.opt_str(&r.host_key);
+    w.opt_str(&r.lastmod);
+    w.opt_str(&r.page.as_ref().and_then(|p| p.records.clone()));
     w.0
 }
 
 /// Decodes a URL record; `url` is only used in error messages.
 pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreError> {
     let what = format!("record of {url}");
-    let mut r = Reader::new(bytes, &what, &[1, RECORD_VERSION])?;
+    let mut r = Reader::new(bytes, &what, &[1, 2, RECORD_VERSION])?;
     let state = match r.uint()? {
         0 => UrlState::Queued,
         1 => UrlState::Done,
@@ -426,6 +435,7 @@ pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreE
             error_kind: r.opt_str()?,
             error: r.opt_str()?,
             body: None,
+            records: None,
         };
         if r.tag()? {
             p.body = Some(BodyPointer {
@@ -440,6 +450,15 @@ pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreE
         None
     };
     let host_key = if r.version >= 2 { r.opt_str()? } else { None };
+    let (lastmod, records) = if r.version >= 3 {
+        (r.opt_str()?, r.opt_str()?)
+    } else {
+        (None, None)
+    };
+    let mut page = page;
+    if let Some(page) = &mut page {
+        page.records = records;
+    }
     r.finish()?;
     Ok(UrlRecord {
         state,
@@ -450,6 +469,7 @@ pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreE
         queue_seq,
         page,
         host_key,
+        lastmod,
     })
 }
 
@@ -520,8 +540,10 @@ mod tests {
                     length: 99,
                     digest: "sha1:ABC".into(),
                 }),
+                records: Some(r#"[{"rule":0,"name":"x"}]"#.into()),
             }),
             host_key: Some("https://a.example:443".into()),
+            lastmod: Some("2026-11-01".into()),
         }
     }
 
@@ -540,20 +562,31 @@ mod tests {
             queue_seq: Some(42),
             page: None,
             host_key: None,
+            lastmod: None,
         };
         let bytes = encode_record(&q);
-        assert!(bytes.len() <= 10, "compact: {} bytes", bytes.len());
+        assert!(bytes.len() <= 12, "compact: {} bytes", bytes.len());
         assert_eq!(decode_record(&bytes, "u").unwrap(), q);
     }
 
     #[test]
     fn version_1_records_still_decode() {
-        // A version 1 record is a version 2 record without the trailing host key.
-        let r = UrlRecord {
+        // A version 1 record is a version 3 record without the trailing host key, lastmod and
+        // records; version 2 has the host key.
+        let mut r = UrlRecord {
             host_key: None,
+            lastmod: None,
             ..full_record()
         };
+        if let Some(page) = &mut r.page {
+            page.records = None;
+        }
         let mut v1 = encode_record(&r);
+        assert_eq!(v1.pop(), Some(0), "the None records tag");
+        assert_eq!(v1.pop(), Some(0), "the None lastmod tag");
+        let mut v2 = v1.clone();
+        v2[0] = 2;
+        assert_eq!(decode_record(&v2, "u").unwrap(), r);
         assert_eq!(v1.pop(), Some(0), "the None host key tag");
         v1[0] = 1;
         assert_eq!(decode_record(&v1, "u").unwrap(), r);

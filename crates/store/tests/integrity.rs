@@ -28,6 +28,7 @@ fn new_url(url: &str, host: &str) -> NewUrl {
         depth: 0,
         found_on: None,
         redirect_hops: 0,
+        lastmod: None,
     }
 }
 
@@ -335,10 +336,11 @@ fn version_1_records_verify_by_count() {
     build(dir.path());
     edit(dir.path(), |u, _, _, _| {
         let mut v = u.get("http://a.test/x").unwrap().unwrap().to_vec();
-        assert_eq!(v[0], 2);
-        // Drop the trailing host key (tag 1, length, bytes) to make it a version 1 record.
+        assert_eq!(v[0], 3);
+        // Drop the trailing host key (tag 1, length, bytes), lastmod and records (None tags)
+        // to make it a version 1 record.
         let host_len = A.len() + 2;
-        v.truncate(v.len() - host_len);
+        v.truncate(v.len() - host_len - 2);
         v[0] = 1;
         u.insert("http://a.test/x", v).unwrap();
     });

@@ -26,6 +26,7 @@ fn new_url(url: &str, host: &str, depth: u32, found_on: Option<&str>) -> NewUrl 
         depth,
         found_on: found_on.map(Into::into),
         redirect_hops: 0,
+        lastmod: None,
     }
 }
 
@@ -985,4 +986,40 @@ fn host_stats_merge_across_commits_and_reopen() {
         ]
     );
     assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn sitemap_lastmod_and_extracted_records_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "http://a.test/product/1";
+    {
+        let store = Store::open(dir.path(), &cfg()).unwrap();
+        let mut found = new_url(url, A, 0, Some("http://a.test/sitemap.xml"));
+        found.lastmod = Some("2026-10-31".into());
+        store
+            .commit(CommitBatch {
+                discovered: vec![found],
+                ..CommitBatch::default()
+            })
+            .unwrap();
+        let mut page = done(url, A, Some(b"<h1>x</h1>"));
+        page.page.records = Some(r#"[{"rule":0,"name":"x"}]"#.into());
+        store
+            .commit(CommitBatch {
+                completed: vec![page],
+                ..CommitBatch::default()
+            })
+            .unwrap();
+    }
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let record = store.url(url).unwrap().unwrap();
+    assert_eq!(
+        record.lastmod.as_deref(),
+        Some("2026-10-31"),
+        "lastmod outlives completion"
+    );
+    assert_eq!(
+        record.page.unwrap().records.as_deref(),
+        Some(r#"[{"rule":0,"name":"x"}]"#)
+    );
 }

@@ -162,3 +162,55 @@ fn site_with_sitemaps(base: &str) -> Vec<(String, Route)> {
         ("/private/x".to_string(), Route::html("private")),
     ]
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn robots_directives_nofollow_and_canonical_are_obeyed_and_recorded() {
+    let site = Fixture::start(vec![
+        (
+            "/",
+            Route::html(
+                r#"<html><head><title>home</title><meta name="robots" content="noindex">
+                <link rel="canonical" href="/home?utm_source=x"></head><body>
+                <a href="/followed">a</a> <a rel="nofollow" href="/not-followed">b</a>
+                <a href="/quiet">c</a></body></html>"#,
+            ),
+        ),
+        ("/followed", Route::html("<title>followed</title>")),
+        ("/not-followed", Route::html("never fetched")),
+        (
+            "/quiet",
+            Route::html(r#"<a href="/behind-quiet">d</a>"#).with_header("x-robots-tag", "nofollow"),
+        ),
+        ("/behind-quiet", Route::html("never fetched")),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_path(&dir);
+    let base = site.base();
+    trawl_ok(&[
+        "crawl",
+        &format!("{base}/"),
+        "--store",
+        store.to_str().unwrap(),
+        "--quiet",
+    ])
+    .await;
+    assert_eq!(site.hits("127.0.0.1/followed"), 1);
+    assert_eq!(site.hits("127.0.0.1/not-followed"), 0, "rel=nofollow");
+    assert_eq!(
+        site.hits("127.0.0.1/behind-quiet"),
+        0,
+        "X-Robots-Tag: nofollow"
+    );
+    let pages = by_url(&export(&store).await);
+    let home = &pages[&format!("{base}/")];
+    assert_eq!(home["noindex"], true);
+    assert_eq!(
+        home["canonical"],
+        format!("{base}/home"),
+        "canonicalised, tracking parameter stripped"
+    );
+    assert_eq!(home["nofollow_links"], 1);
+    assert_eq!(home["title"], "home");
+    assert_eq!(pages[&format!("{base}/followed")]["noindex"], false);
+}

@@ -213,6 +213,14 @@ impl BatchBuilder {
                     }
                     if let Some(parsed) = &parsed {
                         page.title = parsed.title.clone();
+                        page.canonical = parsed.canonical.as_ref().map(Url::to_string);
+                        page.noindex = parsed.robots.noindex;
+                        page.nofollow_links = parsed.nofollow_links as u32;
+                        page.dropped_links = parsed.dropped_links as u32;
+                        if parsed.dropped_links > 0 {
+                            *found.skipped.entry("over_link_caps").or_default() +=
+                                parsed.dropped_links as u64;
+                        }
                         if !parsed.records.is_empty() {
                             page.records = serde_json::to_string(&parsed.records).ok();
                             report.records = parsed.records.clone();

@@ -30,6 +30,10 @@ struct ExportedPage<'a> {
     attempts: u32,
     digest: Option<&'a str>,
     lastmod: Option<&'a str>,
+    canonical: Option<&'a str>,
+    noindex: bool,
+    nofollow_links: u32,
+    dropped_links: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,6 +114,10 @@ fn write_line(
             .and_then(|p| p.body.as_ref())
             .map(|b| b.digest.as_str()),
         lastmod: record.lastmod.as_deref(),
+        canonical: page.and_then(|p| p.canonical.as_deref()),
+        noindex: page.is_some_and(|p| p.noindex),
+        nofollow_links: page.map_or(0, |p| p.nofollow_links),
+        dropped_links: page.map_or(0, |p| p.dropped_links),
         body: body_text,
         body_base64,
     };

@@ -165,8 +165,16 @@ pub struct PageMeta {
     /// Where the body is stored; filled by the store on commit.
     pub body: Option<BodyPointer>,
     /// Records extracted from the page by the crawl's extraction rules, as a JSON array
-    /// (record version 3).
+    /// (record version 3, like the fields below).
     pub records: Option<String>,
+    /// The page's `<link rel=canonical>`, canonicalised.
+    pub canonical: Option<String>,
+    /// The page asked not to be indexed (meta robots or X-Robots-Tag `noindex`).
+    pub noindex: bool,
+    /// Links not followed because of `rel=nofollow` (or a page-wide nofollow).
+    pub nofollow_links: u32,
+    /// Links dropped by the per-page outlink cap or the URL length cap.
+    pub dropped_links: u32,
 }
 
 /// Where a body lives in the segment files.
@@ -397,7 +405,13 @@ pub(crate) fn encode_record(r: &UrlRecord) -> Vec<u8> {
     }
     w.opt_str(&r.host_key);
     w.opt_str(&r.lastmod);
-    w.opt_str(&r.page.as_ref().and_then(|p| p.records.clone()));
+    if let Some(p) = &r.page {
+        w.opt_str(&p.records);
+        w.opt_str(&p.canonical);
+        w.uint(u64::from(p.noindex));
+        w.uint(p.nofollow_links.into());
+        w.uint(p.dropped_links.into());
+    }
     w.0
 }
 
@@ -435,7 +449,7 @@ pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreE
             error_kind: r.opt_str()?,
             error: r.opt_str()?,
             body: None,
-            records: None,
+            ..PageMeta::default()
         };
         if r.tag()? {
             p.body = Some(BodyPointer {
@@ -450,14 +464,14 @@ pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreE
         None
     };
     let host_key = if r.version >= 2 { r.opt_str()? } else { None };
-    let (lastmod, records) = if r.version >= 3 {
-        (r.opt_str()?, r.opt_str()?)
-    } else {
-        (None, None)
-    };
+    let lastmod = if r.version >= 3 { r.opt_str()? } else { None };
     let mut page = page;
-    if let Some(page) = &mut page {
-        page.records = records;
+    if let (Some(page), true) = (&mut page, r.version >= 3) {
+        page.records = r.opt_str()?;
+        page.canonical = r.opt_str()?;
+        page.noindex = r.uint()? != 0;
+        page.nofollow_links = r.u32()?;
+        page.dropped_links = r.u32()?;
     }
     r.finish()?;
     Ok(UrlRecord {
@@ -541,6 +555,10 @@ mod tests {
                     digest: "sha1:ABC".into(),
                 }),
                 records: Some(r#"[{"rule":0,"name":"x"}]"#.into()),
+                canonical: Some("https://a.example/canonical".into()),
+                noindex: true,
+                nofollow_links: 3,
+                dropped_links: 4,
             }),
             host_key: Some("https://a.example:443".into()),
             lastmod: Some("2026-11-01".into()),
@@ -579,11 +597,26 @@ mod tests {
             ..full_record()
         };
         if let Some(page) = &mut r.page {
-            page.records = None;
+            *page = PageMeta {
+                records: None,
+                canonical: None,
+                noindex: false,
+                nofollow_links: 0,
+                dropped_links: 0,
+                ..page.clone()
+            };
         }
         let mut v1 = encode_record(&r);
-        assert_eq!(v1.pop(), Some(0), "the None records tag");
-        assert_eq!(v1.pop(), Some(0), "the None lastmod tag");
+        for field in [
+            "dropped",
+            "nofollow",
+            "noindex",
+            "canonical",
+            "records",
+            "lastmod",
+        ] {
+            assert_eq!(v1.pop(), Some(0), "the empty {field} field");
+        }
         let mut v2 = v1.clone();
         v2[0] = 2;
         assert_eq!(decode_record(&v2, "u").unwrap(), r);

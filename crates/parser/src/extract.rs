@@ -173,9 +173,9 @@ impl Parsed {
     }
 }
 
-/// A link as found in the tree, before resolution.
-struct RawLink<'a> {
-    href: &'a str,
+/// A link as found in the document, before resolution.
+struct RawLink {
+    href: String,
     kind: LinkKind,
     nofollow: bool,
 }
@@ -407,8 +407,198 @@ impl LinkSet {
     }
 }
 
-/// The body of [`crate::Parser::extract`].
+/// What one pass over a document's elements collects, whichever way the document is read (a
+/// DOM walk or a token stream): raw links, robots directives, the first `<base href>` and the
+/// first title. [`Collector::finish`] resolves and de-duplicates the links.
+pub(crate) struct Collector<'p> {
+    page: &'p Url,
+    robots: RobotsDirectives,
+    title: Option<String>,
+    seen_title: bool,
+    doc_base: Option<Url>,
+    seen_base: bool,
+    raw: Vec<RawLink>,
+}
+
+impl<'p> Collector<'p> {
+    pub(crate) fn new(page: &'p Url, x_robots_tag: Option<&str>) -> Collector<'p> {
+        Collector {
+            page,
+            robots: x_robots_tag
+                .map(RobotsDirectives::from_x_robots_tag)
+                .unwrap_or_default(),
+            title: None,
+            seen_title: false,
+            doc_base: None,
+            seen_base: false,
+            raw: Vec::new(),
+        }
+    }
+
+    /// Takes in one element (`name` lower-case; `html` whether it is in the HTML namespace;
+    /// `attr` looks up an attribute by name). Returns true when it is the document's title,
+    /// whose text the caller then passes to [`Collector::set_title`].
+    pub(crate) fn element<'a>(
+        &mut self,
+        name: &str,
+        html: bool,
+        attr: impl Fn(&str) -> Option<&'a str>,
+    ) -> bool {
+        let mut push = |href: &str, kind: LinkKind, nofollow: bool| {
+            self.raw.push(RawLink {
+                href: href.to_string(),
+                kind,
+                nofollow,
+            })
+        };
+        match name {
+            "a" | "area" => {
+                if let Some(href) = attr("href") {
+                    let nofollow = attr("rel").is_some_and(|r| has_token(r, "nofollow"));
+                    let kind = if name == "a" {
+                        LinkKind::Anchor
+                    } else {
+                        LinkKind::Area
+                    };
+                    push(href, kind, nofollow);
+                }
+            }
+            "link" => {
+                if let (Some(href), Some(kind)) =
+                    (attr("href"), attr("rel").and_then(link_rel_kind))
+                {
+                    push(href, kind, false);
+                }
+            }
+            "iframe" | "frame" => {
+                if let Some(src) = attr("src") {
+                    let kind = if name == "iframe" {
+                        LinkKind::Iframe
+                    } else {
+                        LinkKind::Frame
+                    };
+                    push(src, kind, false);
+                }
+            }
+            "meta" => {
+                if let Some(content) = attr("content") {
+                    if let Some(meta_name) = attr("name") {
+                        let meta_name = meta_name.trim();
+                        if meta_name.eq_ignore_ascii_case("robots")
+                            || meta_name.eq_ignore_ascii_case("trawl")
+                        {
+                            self.robots.merge_meta_content(content);
+                        }
+                    } else if attr("http-equiv")
+                        .is_some_and(|h| h.trim().eq_ignore_ascii_case("refresh"))
+                    {
+                        if let Some(href) = refresh_url(content) {
+                            push(href, LinkKind::Refresh, false);
+                        }
+                    }
+                }
+            }
+            "base" if !self.seen_base && html => {
+                if let Some(href) = attr("href") {
+                    self.seen_base = true;
+                    // Ignored (page URL kept) if it does not resolve to http(s).
+                    self.doc_base = self
+                        .page
+                        .join(href.trim_matches(|c: char| c.is_ascii_whitespace()))
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https"));
+                }
+            }
+            "title" if !self.seen_title && html => {
+                self.seen_title = true;
+                return true;
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// Sets the text of the document's title (whitespace-collapsed; `None` when empty).
+    pub(crate) fn set_title(&mut self, title: Option<String>) {
+        self.title = title;
+    }
+
+    /// The URL links resolve against: the first valid `<base href>`, else the page.
+    pub(crate) fn base(&self) -> &Url {
+        self.doc_base.as_ref().unwrap_or(self.page)
+    }
+
+    /// Resolves, canonicalises, de-duplicates and caps the links.
+    pub(crate) fn finish(
+        self,
+        config: &ParserConfig,
+        canon: &Canonicalizer,
+        encoding: &'static encoding_rs::Encoding,
+        records: Vec<serde_json::Value>,
+    ) -> Parsed {
+        let base = self.base().clone();
+        let mut set = LinkSet::new(config, self.raw.len());
+        let mut canonical = None;
+        let mut seen_canonical = false;
+        for r in self.raw {
+            let Some(url) = canon.resolve(&base, &r.href) else {
+                continue;
+            };
+            let first_canonical = r.kind == LinkKind::Canonical && !seen_canonical;
+            if first_canonical {
+                seen_canonical = true;
+                if url.as_str().len() <= config.max_url_len {
+                    canonical = Some(url.clone());
+                }
+            }
+            set.push(url, r.kind, r.nofollow);
+        }
+        let nofollow_links = set.links.iter().filter(|l| l.nofollow).count();
+        Parsed {
+            links: set.links,
+            canonical,
+            title: self.title,
+            robots: self.robots,
+            encoding: encoding.name(),
+            dropped_links: set.dropped,
+            nofollow_links,
+            records,
+        }
+    }
+}
+
+/// Appends title text (whitespace collapsed) for a token stream that delivers it in pieces.
+pub(crate) fn push_title_text(out: &mut String, text: &str, pending_space: &mut bool) {
+    push_collapsed(out, text, pending_space);
+}
+
+/// The body of [`crate::Parser::extract`]: a token pass for links and directives, or a DOM parse
+/// when an extraction rule matches the page (it needs the tree for its selectors).
 pub(crate) fn extract(
+    config: &ParserConfig,
+    canon: &Canonicalizer,
+    extractor: Option<&Extractor>,
+    page: &Url,
+    body: &[u8],
+    content_type: Option<&str>,
+    x_robots_tag: Option<&str>,
+) -> Parsed {
+    match extractor {
+        Some(x) if x.matches(page) => extract_dom(
+            config,
+            canon,
+            Some(x),
+            page,
+            body,
+            content_type,
+            x_robots_tag,
+        ),
+        _ => crate::tokens::extract_tokens(config, canon, page, body, content_type, x_robots_tag),
+    }
+}
+
+/// Links, directives and records from a full DOM parse (scraper).
+pub(crate) fn extract_dom(
     config: &ParserConfig,
     canon: &Canonicalizer,
     extractor: Option<&Extractor>,
@@ -419,135 +609,22 @@ pub(crate) fn extract(
 ) -> Parsed {
     let (text, encoding) = decode_html(body, content_type);
     let html = Html::parse_document(&text);
-
-    let mut robots = x_robots_tag
-        .map(RobotsDirectives::from_x_robots_tag)
-        .unwrap_or_default();
-    let mut title: Option<String> = None;
-    let mut seen_title = false;
-    let mut doc_base: Option<Url> = None;
-    let mut seen_base = false;
-    let mut raw: Vec<RawLink<'_>> = Vec::new();
-
+    let mut collector = Collector::new(page, x_robots_tag);
     for node in html.tree.root().descendants() {
         let Node::Element(el) = node.value() else {
             continue;
         };
-        match el.name() {
-            name @ ("a" | "area") => {
-                if let Some(href) = attr(el, "href") {
-                    let nofollow = attr(el, "rel").is_some_and(|r| has_token(r, "nofollow"));
-                    let kind = if name == "a" {
-                        LinkKind::Anchor
-                    } else {
-                        LinkKind::Area
-                    };
-                    raw.push(RawLink {
-                        href,
-                        kind,
-                        nofollow,
-                    });
-                }
-            }
-            "link" => {
-                if let (Some(href), Some(kind)) =
-                    (attr(el, "href"), attr(el, "rel").and_then(link_rel_kind))
-                {
-                    raw.push(RawLink {
-                        href,
-                        kind,
-                        nofollow: false,
-                    });
-                }
-            }
-            name @ ("iframe" | "frame") => {
-                if let Some(src) = attr(el, "src") {
-                    let kind = if name == "iframe" {
-                        LinkKind::Iframe
-                    } else {
-                        LinkKind::Frame
-                    };
-                    raw.push(RawLink {
-                        href: src,
-                        kind,
-                        nofollow: false,
-                    });
-                }
-            }
-            "meta" => {
-                if let Some(content) = attr(el, "content") {
-                    if let Some(name) = attr(el, "name") {
-                        let name = name.trim();
-                        if name.eq_ignore_ascii_case("robots") || name.eq_ignore_ascii_case("trawl")
-                        {
-                            robots.merge_meta_content(content);
-                        }
-                    } else if attr(el, "http-equiv")
-                        .is_some_and(|h| h.trim().eq_ignore_ascii_case("refresh"))
-                    {
-                        if let Some(href) = refresh_url(content) {
-                            raw.push(RawLink {
-                                href,
-                                kind: LinkKind::Refresh,
-                                nofollow: false,
-                            });
-                        }
-                    }
-                }
-            }
-            "base" if !seen_base && &*el.name.ns == HTML_NS => {
-                if let Some(href) = attr(el, "href") {
-                    seen_base = true;
-                    // Ignored (page URL kept) if it does not resolve to http(s).
-                    doc_base = page
-                        .join(href.trim_matches(|c: char| c.is_ascii_whitespace()))
-                        .ok()
-                        .filter(|u| matches!(u.scheme(), "http" | "https"));
-                }
-            }
-            "title" if !seen_title && &*el.name.ns == HTML_NS => {
-                seen_title = true;
-                title = ElementRef::wrap(node).and_then(collapsed_text);
-            }
-            _ => {}
+        let in_html = &*el.name.ns == HTML_NS;
+        if collector.element(el.name(), in_html, |name| attr(el, name)) {
+            collector.set_title(ElementRef::wrap(node).and_then(collapsed_text));
         }
     }
-
-    let base = doc_base.as_ref().unwrap_or(page);
-    let mut set = LinkSet::new(config, raw.len());
-    let mut canonical = None;
-    let mut seen_canonical = false;
-    for r in raw {
-        let Some(url) = canon.resolve(base, r.href) else {
-            continue;
-        };
-        let first_canonical = r.kind == LinkKind::Canonical && !seen_canonical;
-        if first_canonical {
-            seen_canonical = true;
-            if url.as_str().len() <= config.max_url_len {
-                canonical = Some(url.clone());
-            }
-        }
-        set.push(url, r.kind, r.nofollow);
-    }
-    let nofollow_links = set.links.iter().filter(|l| l.nofollow).count();
-    // The extra selector work only happens when some rule matches this page.
     let records = match extractor {
-        Some(x) if x.matches(page) => x.records(page, base, &html),
+        Some(x) if x.matches(page) => x.records(page, collector.base(), &html),
         _ => Vec::new(),
     };
-    Parsed {
-        links: set.links,
-        canonical,
-        title,
-        robots,
-        encoding: encoding.name(),
-        dropped_links: set.dropped,
-        nofollow_links,
-        records,
-    }
+    collector.finish(config, canon, encoding, records)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,6 +60,7 @@ mod error;
 mod extract;
 mod records;
 mod sitemap;
+mod tokens;
 
 pub use canonical::{canonicalize, parse_url, resolve, Canonicalizer};
 pub use charset::{charset_from_content_type, decode_html, is_html};

@@ -95,6 +95,29 @@ fn write_marker(dir: &Path, marker: &Path) -> Result<(), StoreError> {
 
 type Trees = (sled::Db, sled::Tree, sled::Tree, sled::Tree, sled::Tree);
 
+/// How long to wait for sled's own lock once ours is held (see [`open_db_holding_our_lock`]).
+const SLED_LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens sled once this process holds the store's own lock. Another process would have failed
+/// that lock already, so a sled lock error here comes from a handle of this process that was just
+/// dropped: sled releases its file lock from a background thread a moment later. Retried briefly
+/// (bounded), so that reopening a store right after closing it works.
+fn open_db_holding_our_lock(
+    store: &Path,
+    db_path: &Path,
+    config: &StoreConfig,
+) -> Result<Trees, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match open_db(store, db_path, config.cache_capacity) {
+            Err(StoreError::InUse { .. }) if started.elapsed() < SLED_LOCK_GRACE => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Opens the sled database and its trees. sled 0.34 panics on some kinds of damaged files: such a
 /// panic becomes [`StoreError::Corrupt`] naming the path.
 fn open_db(store: &Path, db_path: &Path, cache_capacity: u64) -> Result<Trees, StoreError> {
@@ -184,7 +207,7 @@ impl Store {
         }
 
         let db_path = path.join("db");
-        let (db, urls, queue, meta, hosts) = open_db(&path, &db_path, config.cache_capacity)?;
+        let (db, urls, queue, meta, hosts) = open_db_holding_our_lock(&path, &db_path, config)?;
         // Written once the database holds a schema version: a database that comes back empty
         // while it exists was lost, and must not be taken for a new store.
         let marker = path.join(MARKER_FILE);

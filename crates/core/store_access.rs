@@ -65,6 +65,30 @@ pub fn refuse_scope_change(saved: &Config, wanted: &Config) -> Result<(), Error>
     }
 }
 
+/// URLs committed per transaction by [`queue_urls`].
+const QUEUE_CHUNK: usize = 10_000;
+
+/// Queues `urls` (those the store does not know yet), in transactions of [`QUEUE_CHUNK`]. For use
+/// before a crawl's pipeline starts, while nothing else writes to the store.
+pub(crate) async fn queue_urls(
+    store: &Store,
+    mut urls: Vec<trawl_store::NewUrl>,
+) -> Result<(), Error> {
+    while !urls.is_empty() {
+        let rest = urls.split_off(urls.len().min(QUEUE_CHUNK));
+        let chunk = std::mem::replace(&mut urls, rest);
+        crate::engine::blocking(store.clone(), move |store| {
+            store.commit(trawl_store::CommitBatch {
+                discovered: chunk,
+                ..trawl_store::CommitBatch::default()
+            })?;
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 /// Bytes a store takes on disk (its database and body segments), without opening it.
 pub async fn store_size(path: &std::path::Path) -> Result<u64, Error> {
     let path = path.to_path_buf();
@@ -93,9 +117,9 @@ fn directory_size(path: &std::path::Path) -> std::io::Result<u64> {
 
 /// Helpers for `trawl bench`: building large stores quickly.
 pub mod bench_support {
-    use trawl_store::{CommitBatch, NewUrl};
+    use trawl_store::NewUrl;
 
-    use super::{open_store, save_config};
+    use super::{open_store, queue_urls, save_config, QUEUE_CHUNK};
     use crate::config::Config;
     use crate::Error;
 
@@ -107,33 +131,21 @@ pub mod bench_support {
     ) -> Result<(), Error> {
         let store = open_store(config.crawl.store_dir.clone(), config.store.clone()).await?;
         save_config(&store, config).await?;
-        let mut batch = Vec::with_capacity(20_000);
         let mut urls = urls.peekable();
         while urls.peek().is_some() {
-            batch.clear();
-            for url in urls.by_ref().take(20_000) {
+            let mut chunk = Vec::with_capacity(QUEUE_CHUNK);
+            for url in urls.by_ref().take(QUEUE_CHUNK) {
                 let host_key = url::Url::parse(&url)
                     .map(|parsed| trawl_fetcher::host_key(&parsed))
                     .map_err(|err| Error::Usage(format!("bad bench URL {url}: {err}")))?;
-                batch.push(NewUrl {
+                chunk.push(NewUrl {
                     url,
                     host_key,
                     depth: 1,
-                    found_on: None,
-                    redirect_hops: 0,
-                    lastmod: None,
+                    ..NewUrl::default()
                 });
             }
-            let discovered = std::mem::take(&mut batch);
-            let store = store.clone();
-            crate::engine::blocking(store, move |store| {
-                store.commit(CommitBatch {
-                    discovered,
-                    ..CommitBatch::default()
-                })?;
-                Ok(())
-            })
-            .await?;
+            queue_urls(&store, chunk).await?;
         }
         Ok(())
     }

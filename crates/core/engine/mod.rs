@@ -29,7 +29,7 @@ use trawl_store::{CommitBatch, NewUrl, Store};
 pub use report::{human_bytes, peak_rss_bytes, CrawledPage, LiveStats, Summary};
 
 use crate::config::{Config, CrawlPlan};
-use crate::store_access::{load_config, open_store, save_config};
+use crate::store_access::{load_config, open_store, queue_urls, save_config};
 use crate::Error;
 use frontier_task::{FrontierEnd, FrontierTask};
 
@@ -63,16 +63,7 @@ impl Crawl {
                 config.crawl.store_dir.display()
             )));
         }
-        save_config(&store, &config).await?;
-        let parser = plan.parser(&config.parser);
-        Ok(Crawl {
-            config,
-            plan,
-            store,
-            fetcher,
-            parser,
-            fresh: true,
-        })
+        Crawl::ready(config, plan, fetcher, store, true).await
     }
 
     /// Continues the crawl saved in `store_dir` with its saved seeds, scope and limits. `adjust`
@@ -96,6 +87,17 @@ impl Crawl {
         crate::store_access::refuse_scope_change(&saved, &config)?;
         let plan = config.plan()?;
         let fetcher = Fetcher::new(config.fetcher.clone())?;
+        Crawl::ready(config, plan, fetcher, store, false).await
+    }
+
+    /// Saves the effective configuration in the store (for later resumes) and builds the parser.
+    async fn ready(
+        config: Config,
+        plan: CrawlPlan,
+        fetcher: Fetcher,
+        store: Store,
+        fresh: bool,
+    ) -> Result<Crawl, Error> {
         save_config(&store, &config).await?;
         let parser = plan.parser(&config.parser);
         Ok(Crawl {
@@ -104,7 +106,7 @@ impl Crawl {
             store,
             fetcher,
             parser,
-            fresh: false,
+            fresh,
         })
     }
 
@@ -324,19 +326,7 @@ async fn seed_from_sitemaps(
         out_of_scope = harvest.out_of_scope,
         "sitemaps read"
     );
-    let mut urls = harvest.urls;
-    while !urls.is_empty() {
-        let rest = urls.split_off(urls.len().min(10_000));
-        let discovered = std::mem::replace(&mut urls, rest);
-        blocking(store.clone(), move |store| {
-            store.commit(CommitBatch {
-                discovered,
-                ..CommitBatch::default()
-            })?;
-            Ok(())
-        })
-        .await?;
-    }
+    queue_urls(store, harvest.urls).await?;
     Ok(())
 }
 

@@ -102,7 +102,7 @@ pub(crate) fn recover(dir: &Path, committed: &BTreeMap<u32, u64>) -> Result<u64,
 }
 
 /// Makes a directory's entries (new or removed files) durable.
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
         File::open(dir)

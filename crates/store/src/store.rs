@@ -84,13 +84,7 @@ fn write_marker(dir: &Path, marker: &Path) -> Result<(), StoreError> {
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| StoreError::io(marker, e))?;
-    #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::io(dir, e))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    crate::segments::sync_dir(dir)
 }
 
 type Trees = (sled::Db, sled::Tree, sled::Tree, sled::Tree, sled::Tree);

@@ -429,3 +429,111 @@ async fn stats_hosts_shows_what_each_host_saw() {
     assert_eq!(numbers[4], "200ms", "{text}");
     assert!(numbers[5].parse::<f64>().unwrap() >= 1.0, "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_keeps_failing_is_given_up_and_the_crawl_goes_on() {
+    // A port nothing listens on: every connection is refused.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead: Vec<String> = (0..12)
+        .map(|i| format!("http://127.0.0.1:{dead_port}/page/{i}"))
+        .collect();
+    let mut paths: Vec<&str> = dead.iter().map(String::as_str).collect();
+    paths.push("/alive");
+    let site = Fixture::start(vec![
+        ("/", Route::html(links(&paths))),
+        ("/alive", Route::html("alive")),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_path(&dir);
+    let config = fast_config(
+        &dir,
+        "retries = 0\nbreaker_threshold = 2\nbreaker_trips = 2",
+    );
+    trawl_ok(&[
+        "crawl",
+        &format!("{}/", site.base()),
+        "--store",
+        store.to_str().unwrap(),
+        "--config",
+        &config,
+        "--quiet",
+    ])
+    .await;
+    let pages = by_url(&export(&store).await);
+    assert_eq!(
+        pages[&format!("{}/alive", site.base())]["state"],
+        "done",
+        "the other host went on"
+    );
+    let kinds: Vec<&str> = dead
+        .iter()
+        .map(|url| pages[url]["error_kind"].as_str().unwrap())
+        .collect();
+    // Its robots.txt cannot be fetched either, so the first failures say so.
+    assert!(
+        kinds
+            .iter()
+            .all(|k| *k == "robots_unreachable" || *k == "host_unreachable"),
+        "{kinds:?}"
+    );
+    let given_up = kinds.iter().filter(|k| **k == "host_unreachable").count();
+    assert!(
+        given_up >= 6,
+        "after 2 trips of 2 failures the rest are given up: {kinds:?}"
+    );
+    assert!(pages.values().all(|p| p["state"] != "queued"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_host_rate_limit_spaces_requests_without_holding_workers() {
+    let pages: Vec<String> = (0..4).map(|i| format!("/r{i}")).collect();
+    let refs: Vec<&str> = pages.iter().map(String::as_str).collect();
+    let mut routes = vec![("/", Route::html(links(&refs)))];
+    for path in &refs {
+        routes.push((path, Route::html("x")));
+    }
+    let limited = Fixture::start(routes).await;
+    let other = Fixture::start(vec![("/", Route::html("other"))]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_path(&dir);
+    let config = dir.path().join("rate.toml");
+    std::fs::write(&config, "[fetcher]\nrequests_per_second = 4.0\n").unwrap();
+    let seeds = [format!("{}/", limited.base()), format!("{}/", other.base())];
+    trawl_ok(&[
+        "crawl",
+        &seeds[0],
+        &seeds[1],
+        "--store",
+        store.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--per-host",
+        "4",
+        "--concurrency",
+        "1",
+        "--quiet",
+    ])
+    .await;
+    let mut times = limited.times_under("/r");
+    times.extend(limited.times("127.0.0.1/"));
+    times.sort();
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(240),
+            "{:?} apart at 4 req/s",
+            pair[1] - pair[0]
+        );
+    }
+    // With one worker, the other host was still served while the limited one waited.
+    assert_eq!(other.hits("127.0.0.1/"), 1);
+    let other_time = other.times("127.0.0.1/")[0];
+    assert!(
+        other_time < *times.last().unwrap(),
+        "the waiting host did not hold the only worker"
+    );
+}

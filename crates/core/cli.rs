@@ -166,6 +166,9 @@ pub struct CrawlOptions {
     /// Add a header to every request, e.g. 'X-Team: search' (repeatable).
     #[arg(long, value_name = "'NAME: VALUE'")]
     pub header: Vec<String>,
+    /// Most redirect hops followed from one URL [default: 10].
+    #[arg(long, value_name = "N")]
+    pub max_redirects: Option<u32>,
     /// Also seed from the sitemaps of each seed host (robots.txt Sitemap: lines, /sitemap.xml).
     #[arg(long)]
     pub sitemaps: bool,
@@ -306,6 +309,9 @@ impl CrawlOptions {
         }
         if self.sitemaps {
             config.crawl.sitemaps = true;
+        }
+        if let Some(hops) = self.max_redirects {
+            config.crawl.max_redirects = hops;
         }
         if let Some(proxy) = &self.proxy {
             config.fetcher.proxy = Some(proxy.clone());

@@ -217,7 +217,15 @@ async fn run(
     .await?;
 
     let now = Instant::now();
-    let mut frontier = Frontier::new(&config.frontier);
+    // A per-host rate is enforced by the frontier as a least delay between request starts, so
+    // waiting for it never holds a fetch slot (the fetcher's own governor then never waits).
+    let mut frontier_config = config.frontier.clone();
+    if let Some(rate) = config.fetcher.requests_per_second.filter(|r| *r > 0.0) {
+        frontier_config.delay = frontier_config
+            .delay
+            .max(std::time::Duration::from_secs_f64(1.0 / rate));
+    }
+    let mut frontier = Frontier::new(&frontier_config);
     frontier.set_already_issued(counters.done + counters.failed);
     frontier.set_robots_gate(config.fetcher.obey_robots);
     frontier.set_max_in_flight(config.crawl.concurrency);

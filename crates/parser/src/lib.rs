@@ -58,6 +58,7 @@ mod charset;
 mod config;
 mod error;
 mod extract;
+mod linkset;
 mod records;
 mod sitemap;
 mod tokens;

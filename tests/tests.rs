@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod crawl;
 mod https;
+mod memory;
 mod parsing;
 mod politeness;
 mod resume;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use trawl_testsite::{Resource, SiteSpec, TestSite};
 
-use crate::support::{by_url, export, page_requests, store_path, trawl_ok};
+use crate::support::{by_url, crawl_fresh, export, page_requests, store_path, trawl_ok};
 
 /// The status the site answers a URL with.
 fn expected_status(site: &TestSite, url: &str) -> u64 {
@@ -27,16 +27,7 @@ async fn crawls_exactly_the_reachable_pages_of_a_multi_host_site_once_each() {
     })
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &site.seed_url(),
-        "--store",
-        store.to_str().unwrap(),
-        "--quiet",
-    ])
-    .await;
+    let (_dir, store) = crawl_fresh(&[&site.seed_url(), "--quiet"]).await;
 
     let expected = site
         .graph()
@@ -192,18 +183,7 @@ async fn page_limit_fetches_exactly_that_many_pages() {
     })
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &site.seed_url(),
-        "--store",
-        store.to_str().unwrap(),
-        "--max-pages",
-        "37",
-        "--quiet",
-    ])
-    .await;
+    let (_dir, store) = crawl_fresh(&[&site.seed_url(), "--max-pages", "37", "--quiet"]).await;
     let requests: u64 = page_requests(&site).values().sum();
     assert_eq!(requests, 37);
     assert_eq!(export(&store).await.len(), 37);
@@ -219,13 +199,8 @@ async fn per_host_in_flight_never_exceeds_the_cap() {
     })
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
+    let (_dir, _store) = crawl_fresh(&[
         &site.seed_url(),
-        "--store",
-        store.to_str().unwrap(),
         "--per-host",
         "3",
         "--concurrency",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use trawl_testsite::{SiteSpec, TestSite};
 
-use crate::support::{by_url, export, page_requests, store_path, trawl_ok};
+use crate::support::{by_url, crawl_fresh, export, page_requests, store_path, trawl_ok};
 
 struct Tls {
     server: Arc<rustls::ServerConfig>,
@@ -129,17 +129,7 @@ async fn untrusted_certificate_is_a_recorded_tls_failure() {
     );
 
     // Without robots.txt in the way, the page fetch itself records the TLS error.
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &site.seed_url(),
-        "--store",
-        store.to_str().unwrap(),
-        "--ignore-robots",
-        "--quiet",
-    ])
-    .await;
+    let (_dir, store) = crawl_fresh(&[&site.seed_url(), "--ignore-robots", "--quiet"]).await;
     let pages = by_url(&export(&store).await);
     let seed = &pages[&site.seed_url()];
     assert_eq!(seed["state"], "failed");

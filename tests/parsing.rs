@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use crate::support::fixture::{Fixture, Route};
-use crate::support::{by_url, export, store_path, trawl_ok};
+use crate::support::{by_url, crawl_fresh, export, store_path, trawl_ok};
 
 fn product(name: &str, price: &str, images: &[&str]) -> Route {
     let images: String = images
@@ -96,17 +96,7 @@ async fn sitemaps_seed_the_crawl_within_scope_and_keep_lastmod() {
     .await;
     assert_eq!(site.hits("127.0.0.1/orphan/1"), 0);
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &seed,
-        "--store",
-        store.to_str().unwrap(),
-        "--sitemaps",
-        "--quiet",
-    ])
-    .await;
+    let (_dir, store) = crawl_fresh(&[&seed, "--sitemaps", "--quiet"]).await;
     for orphan in 1..=3 {
         assert_eq!(
             site.hits(&format!("127.0.0.1/orphan/{orphan}")),

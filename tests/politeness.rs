@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::fixture::{Behaviour, Fixture, Route};
-use crate::support::{by_url, export, store_path, trawl_ok};
+use crate::support::{by_url, crawl_fresh, export, store_path, trawl_ok};
 
 /// Writes a config file with fast backoff settings (and `extra` TOML lines) and returns its path.
 fn fast_config(dir: &tempfile::TempDir, extra: &str) -> String {
@@ -40,16 +40,7 @@ async fn a_disallowed_path_is_never_requested_and_a_404_robots_allows_all() {
         ("/public", Route::html("public")),
     ])
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &format!("{}/", site.base()),
-        "--store",
-        store.to_str().unwrap(),
-        "--quiet",
-    ])
-    .await;
+    let (_dir, store) = crawl_fresh(&[&format!("{}/", site.base()), "--quiet"]).await;
     assert_eq!(
         site.hits("127.0.0.1/secret/a"),
         0,
@@ -72,16 +63,7 @@ async fn a_disallowed_path_is_never_requested_and_a_404_robots_allows_all() {
         ("/a", Route::html("a")),
     ])
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &format!("{}/", open.base()),
-        "--store",
-        store.to_str().unwrap(),
-        "--quiet",
-    ])
-    .await;
+    let (_dir, _store) = crawl_fresh(&[&format!("{}/", open.base()), "--quiet"]).await;
     assert_eq!(open.hits("127.0.0.1/robots.txt"), 1);
     assert_eq!(
         open.hits("127.0.0.1/a"),
@@ -143,18 +125,8 @@ async fn crawl_delay_spaces_the_requests_the_server_sees() {
         routes.push((path, Route::html("x")));
     }
     let site = Fixture::start(routes).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &format!("{}/", site.base()),
-        "--store",
-        store.to_str().unwrap(),
-        "--per-host",
-        "4",
-        "--quiet",
-    ])
-    .await;
+    let (_dir, _store) =
+        crawl_fresh(&[&format!("{}/", site.base()), "--per-host", "4", "--quiet"]).await;
     let mut times = site.times_under("/p");
     times.extend(site.times("127.0.0.1/"));
     times.sort();

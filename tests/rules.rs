@@ -3,7 +3,7 @@
 use trawl_testsite::{SiteSpec, TestSite};
 
 use crate::support::fixture::{Fixture, Route};
-use crate::support::{export, page_requests, store_path, trawl_ok};
+use crate::support::{crawl_fresh, export, page_requests, store_path, trawl_ok};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exclude_and_include_patterns_filter_discovered_urls() {
@@ -17,18 +17,7 @@ async fn exclude_and_include_patterns_filter_discovered_urls() {
     let seed = site.seed_url();
     let excluded = regex::Regex::new(r"/p/\d*7$").unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &seed,
-        "--store",
-        store.to_str().unwrap(),
-        "--exclude",
-        r"/p/\d*7$",
-        "--quiet",
-    ])
-    .await;
+    let (_dir, _store) = crawl_fresh(&[&seed, "--exclude", r"/p/\d*7$", "--quiet"]).await;
     let expected = site
         .graph()
         .reachable(&seed, None, true, &|url| !excluded.is_match(url));
@@ -52,18 +41,7 @@ async fn exclude_and_include_patterns_filter_discovered_urls() {
     .unwrap();
     let seed = site.seed_url();
     let included = regex::Regex::new(r"/p/\d*[02468]$").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &seed,
-        "--store",
-        store.to_str().unwrap(),
-        "--include",
-        r"/p/\d*[02468]$",
-        "--quiet",
-    ])
-    .await;
+    let (_dir, store) = crawl_fresh(&[&seed, "--include", r"/p/\d*[02468]$", "--quiet"]).await;
     let expected = site.graph().reachable(&seed, None, true, &|url| {
         url == seed || included.is_match(url)
     });

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use trawl_testsite::{SiteSpec, TestSite};
 
-use crate::support::{by_url, export, store_path, trawl, trawl_bin, trawl_ok};
+use crate::support::{by_url, crawl_fresh, export, store_path, trawl, trawl_bin, trawl_ok};
 
 async fn crawled_store(pages: usize) -> (TestSite, tempfile::TempDir, std::path::PathBuf) {
     let site = TestSite::start(SiteSpec {
@@ -16,16 +16,7 @@ async fn crawled_store(pages: usize) -> (TestSite, tempfile::TempDir, std::path:
     })
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_path(&dir);
-    trawl_ok(&[
-        "crawl",
-        &site.seed_url(),
-        "--store",
-        store.to_str().unwrap(),
-        "--quiet",
-    ])
-    .await;
+    let (dir, store) = crawl_fresh(&[&site.seed_url(), "--quiet"]).await;
     (site, dir, store)
 }
 

@@ -49,6 +49,17 @@ pub async fn trawl_ok(args: &[&str]) -> Output {
     output
 }
 
+/// Crawls into a new store in a new temp dir: `args` are the seed(s) and flags after `crawl`
+/// (the store flag is added). Keep the returned dir alive as long as the store is used.
+pub async fn crawl_fresh(args: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_path(&dir);
+    let mut full = vec!["crawl", "--store", store.to_str().unwrap()];
+    full.extend_from_slice(args);
+    trawl_ok(&full).await;
+    (dir, store)
+}
+
 /// A fresh store path inside `dir`.
 pub fn store_path(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("crawl.trawl")

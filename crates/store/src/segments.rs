@@ -34,6 +34,21 @@ fn parse_segment_name(name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// `seg-N.dat.orphan`, or `.orphan-2`, `-3`, ... if that name is taken.
+fn free_orphan_name(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".orphan");
+    let mut candidate = PathBuf::from(&name);
+    let mut n = 2;
+    while candidate.exists() {
+        let mut numbered = name.clone();
+        numbered.push(format!("-{n}"));
+        candidate = PathBuf::from(numbered);
+        n += 1;
+    }
+    candidate
+}
+
 /// The segment files present in `dir`, by id.
 pub(crate) fn list_segments(dir: &Path) -> Result<BTreeMap<u32, PathBuf>, StoreError> {
     let mut out = BTreeMap::new();
@@ -56,18 +71,43 @@ pub fn payload_digest(body: &[u8]) -> String {
     )
 }
 
-/// Cuts every segment in `dir` back to its committed length; removes segments with nothing
-/// committed. Returns how many orphan bytes were dropped.
+/// Cuts every segment in `dir` back to its committed length. Returns how many uncommitted bytes
+/// were cut off or set aside.
+///
+/// A segment the database has no length for is legitimate only when it is newer than every
+/// recorded segment: its first appends were fsynced before a crash stopped the transaction that
+/// records them. Such segments are renamed aside (`seg-N.dat.orphan`), never deleted. An unknown
+/// segment older than a recorded one means the database lost records (a damaged file): opening
+/// fails and nothing is changed, so the bodies survive.
 pub(crate) fn recover(dir: &Path, committed: &BTreeMap<u32, u64>) -> Result<u64, StoreError> {
+    let segments = list_segments(dir)?;
+    let newest_recorded = committed.keys().next_back().copied();
+    let unknown: Vec<u32> = segments
+        .keys()
+        .copied()
+        .filter(|id| !committed.contains_key(id))
+        .collect();
+    let after_a_crash = unknown
+        .iter()
+        .all(|id| newest_recorded.is_none_or(|newest| *id > newest));
+    if !after_a_crash {
+        return Err(StoreError::corrupt(format!(
+            "segments {unknown:?} in {} hold bodies the database does not know: the database has \
+             lost records; nothing was changed (export what is readable, or restore a backup)",
+            dir.display()
+        )));
+    }
     let mut dropped = 0;
-    for (id, path) in list_segments(dir)? {
+    for (id, path) in segments {
         let len = fs::metadata(&path)
             .map_err(|e| StoreError::io(&path, e))?
             .len();
         match committed.get(&id).copied() {
             None => {
-                tracing::warn!(path = %path.display(), bytes = len, "removing uncommitted segment");
-                fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+                let aside = free_orphan_name(&path);
+                tracing::warn!(path = %path.display(), aside = %aside.display(), bytes = len,
+                    "setting aside a segment no commit recorded");
+                fs::rename(&path, &aside).map_err(|e| StoreError::io(&path, e))?;
                 dropped += len;
             }
             Some(c) if len > c => {

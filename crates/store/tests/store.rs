@@ -376,6 +376,11 @@ fn uncommitted_segment_tail_is_truncated_on_open() {
         committed_len
     );
     assert!(!dir.path().join("segments").join("seg-000002.dat").exists());
+    assert_eq!(
+        fs::read(dir.path().join("segments").join("seg-000002.dat.orphan")).unwrap(),
+        b"junk",
+        "set aside, not deleted"
+    );
     let pointer = store
         .url("http://a.test/")
         .unwrap()
@@ -1022,4 +1027,35 @@ fn sitemap_lastmod_and_extracted_records_are_kept() {
         record.page.unwrap().records.as_deref(),
         Some(r#"[{"rule":0,"name":"x"}]"#)
     );
+}
+
+#[test]
+fn segments_the_database_lost_track_of_are_never_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &cfg()).unwrap();
+        store
+            .commit(CommitBatch {
+                completed: vec![done("http://a.test/", A, Some(b"precious body"))],
+                ..CommitBatch::default()
+            })
+            .unwrap();
+    }
+    // The database loses its records (a damaged file), but an older segment and a newer one exist:
+    // an unknown segment that is not the single newest cannot come from a crash.
+    let segments = dir.path().join("segments");
+    fs::copy(segment_file(dir.path()), segments.join("seg-000000.dat")).unwrap();
+    let before = fs::read(segments.join("seg-000000.dat")).unwrap();
+    let err = match Store::open(dir.path(), &cfg()) {
+        Err(err) => err,
+        Ok(_) => panic!("an unknown older segment must stop the open"),
+    };
+    assert!(err.is_corrupt(), "{err}");
+    assert!(err.to_string().contains("lost records"), "{err}");
+    assert_eq!(
+        fs::read(segments.join("seg-000000.dat")).unwrap(),
+        before,
+        "nothing was changed"
+    );
+    assert!(segment_file(dir.path()).exists());
 }

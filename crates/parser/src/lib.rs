@@ -54,12 +54,14 @@
 //! ```
 
 mod canonical;
+mod charref;
 mod charset;
 mod config;
 mod error;
 mod extract;
 mod linkset;
 mod records;
+mod scan;
 mod sitemap;
 mod tokens;
 

@@ -116,7 +116,7 @@ mod tests {
             host_key: host.into(),
             outcome,
             page,
-            body: body.map(bytes::Bytes::from_static),
+            body: body.map(|b| bytes::Bytes::from_static(b).into()),
         };
         store
             .commit(CommitBatch {

@@ -5,6 +5,8 @@
 //! element name (no CSS selectors). Raw `href`s are collected borrowed from the tree and resolved
 //! afterwards, because the first `<base href>` applies to the whole document wherever it is.
 
+use std::borrow::Cow;
+
 use scraper::node::Element;
 use scraper::{ElementRef, Html, Node};
 use url::Url;
@@ -171,9 +173,9 @@ impl Parsed {
     }
 }
 
-/// A link as found in the document, before resolution.
-struct RawLink {
-    href: String,
+/// A link as found in the document, before resolution (borrowed from it where possible).
+struct RawLink<'t> {
+    href: Cow<'t, str>,
     kind: LinkKind,
     nofollow: bool,
 }
@@ -307,18 +309,18 @@ pub(crate) fn collapsed_text(el: ElementRef<'_>) -> Option<String> {
 /// What one pass over a document's elements collects, whichever way the document is read (a
 /// DOM walk or a token stream): raw links, robots directives, the first `<base href>` and the
 /// first title. [`Collector::finish`] resolves and de-duplicates the links.
-pub(crate) struct Collector<'p> {
+pub(crate) struct Collector<'p, 't> {
     page: &'p Url,
     robots: RobotsDirectives,
     title: Option<String>,
     seen_title: bool,
     doc_base: Option<Url>,
     seen_base: bool,
-    raw: Vec<RawLink>,
+    raw: Vec<RawLink<'t>>,
 }
 
-impl<'p> Collector<'p> {
-    pub(crate) fn new(page: &'p Url, x_robots_tag: Option<&str>) -> Collector<'p> {
+impl<'p, 't> Collector<'p, 't> {
+    pub(crate) fn new(page: &'p Url, x_robots_tag: Option<&str>) -> Collector<'p, 't> {
         Collector {
             page,
             robots: x_robots_tag
@@ -335,15 +337,15 @@ impl<'p> Collector<'p> {
     /// Takes in one element (`name` lower-case; `html` whether it is in the HTML namespace;
     /// `attr` looks up an attribute by name). Returns true when it is the document's title,
     /// whose text the caller then passes to [`Collector::set_title`].
-    pub(crate) fn element<'a>(
+    pub(crate) fn element(
         &mut self,
         name: &str,
         html: bool,
-        attr: impl Fn(&str) -> Option<&'a str>,
+        attr: impl Fn(&str) -> Option<Cow<'t, str>>,
     ) -> bool {
-        let mut push = |href: &str, kind: LinkKind, nofollow: bool| {
+        let mut push = |href: Cow<'t, str>, kind: LinkKind, nofollow: bool| {
             self.raw.push(RawLink {
-                href: href.to_string(),
+                href,
                 kind,
                 nofollow,
             })
@@ -351,7 +353,7 @@ impl<'p> Collector<'p> {
         match name {
             "a" | "area" => {
                 if let Some(href) = attr("href") {
-                    let nofollow = attr("rel").is_some_and(|r| has_token(r, "nofollow"));
+                    let nofollow = attr("rel").is_some_and(|r| has_token(&r, "nofollow"));
                     let kind = if name == "a" {
                         LinkKind::Anchor
                     } else {
@@ -361,9 +363,10 @@ impl<'p> Collector<'p> {
                 }
             }
             "link" => {
-                if let (Some(href), Some(kind)) =
-                    (attr("href"), attr("rel").and_then(link_rel_kind))
-                {
+                if let (Some(href), Some(kind)) = (
+                    attr("href"),
+                    attr("rel").and_then(|rel| link_rel_kind(&rel)),
+                ) {
                     push(href, kind, false);
                 }
             }
@@ -384,13 +387,13 @@ impl<'p> Collector<'p> {
                         if meta_name.eq_ignore_ascii_case("robots")
                             || meta_name.eq_ignore_ascii_case("trawl")
                         {
-                            self.robots.merge_meta_content(content);
+                            self.robots.merge_meta_content(&content);
                         }
                     } else if attr("http-equiv")
                         .is_some_and(|h| h.trim().eq_ignore_ascii_case("refresh"))
                     {
-                        if let Some(href) = refresh_url(content) {
-                            push(href, LinkKind::Refresh, false);
+                        if let Some(href) = refresh_url(&content) {
+                            push(Cow::Owned(href.to_string()), LinkKind::Refresh, false);
                         }
                     }
                 }
@@ -512,7 +515,7 @@ pub(crate) fn extract_dom(
             continue;
         };
         let in_html = &*el.name.ns == HTML_NS;
-        if collector.element(el.name(), in_html, |name| attr(el, name)) {
+        if collector.element(el.name(), in_html, |name| attr(el, name).map(Cow::Borrowed)) {
             collector.set_title(ElementRef::wrap(node).and_then(collapsed_text));
         }
     }

@@ -13,8 +13,8 @@ use crate::scan::{decode_text, scan, Attribute, Handler, TextMode};
 use crate::{Canonicalizer, Parsed, ParserConfig};
 
 /// What the pass has seen so far.
-struct Pass<'p> {
-    collector: Collector<'p>,
+struct Pass<'p, 't> {
+    collector: Collector<'p, 't>,
     /// Inside the document's title: its text is being collected.
     in_title: bool,
     title: String,
@@ -23,7 +23,7 @@ struct Pass<'p> {
     foreign_depth: u32,
 }
 
-impl<'t> Handler<'t> for Pass<'_> {
+impl<'t> Handler<'t> for Pass<'_, 't> {
     fn wants_attributes(&self, name: &str) -> bool {
         matches!(
             name,
@@ -46,7 +46,7 @@ impl<'t> Handler<'t> for Pass<'_> {
             attributes
                 .iter()
                 .find(|a| a.name == wanted)
-                .map(|a| &*a.value)
+                .map(|a| a.value.clone())
         });
         if !html {
             return TextMode::Data;
@@ -80,7 +80,7 @@ impl<'t> Handler<'t> for Pass<'_> {
     }
 }
 
-impl Pass<'_> {
+impl Pass<'_, '_> {
     fn end_title(&mut self) {
         self.in_title = false;
         let title = std::mem::take(&mut self.title);
@@ -254,9 +254,9 @@ mod tests {
         use super::super::*;
         use crate::extract::push_title_text;
 
-        struct Sink<'a, 'p>(&'a RefCell<Pass<'p>>);
+        struct Sink<'a, 'p, 't>(&'a RefCell<Pass<'p, 't>>);
 
-        impl TokenSink for Sink<'_, '_> {
+        impl TokenSink for Sink<'_, '_, '_> {
             type Handle = ();
 
             fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {

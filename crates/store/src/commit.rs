@@ -12,8 +12,8 @@ use crate::records::{
 };
 use crate::store::{meta_keys, Store};
 use crate::{
-    BodyPointer, CommitBatch, CommitOutcome, Completion, Counters, Outcome, QueuedUrl, StoreError,
-    UrlRecord, UrlState,
+    Body, BodyPointer, CommitBatch, CommitOutcome, Completion, Counters, Outcome, QueuedUrl,
+    StoreError, UrlRecord, UrlState,
 };
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -38,7 +38,8 @@ impl Store {
             let mut pointers = Vec::with_capacity(batch.completed.len());
             for c in &batch.completed {
                 pointers.push(match &c.body {
-                    Some(body) => Some(writer.append(body)?),
+                    Some(Body::Raw(body)) => Some(writer.append(body)?),
+                    Some(Body::Encoded(body)) => Some(writer.append_encoded(body)?),
                     None => None,
                 });
             }

@@ -47,6 +47,12 @@ pub enum StoreError {
         /// What is wrong, naming the URL.
         message: String,
     },
+    /// A body could not be compressed for its segment.
+    #[error("could not encode a body: {message}")]
+    Encode {
+        /// What failed, with the body's size.
+        message: String,
+    },
     /// The store configuration is invalid.
     #[error("invalid store config: {message}")]
     InvalidConfig {

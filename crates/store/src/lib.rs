@@ -37,7 +37,7 @@
 //!         host_key: host.into(),
 //!         outcome: Outcome::Done,
 //!         page: PageMeta { status: Some(200), ..PageMeta::default() },
-//!         body: Some(bytes::Bytes::from_static(b"<html>hi</html>")),
+//!         body: Some(bytes::Bytes::from_static(b"<html>hi</html>").into()),
 //!     }],
 //!     ..CommitBatch::default()
 //! })?;
@@ -54,6 +54,7 @@
 
 mod commit;
 mod config;
+mod encode;
 mod error;
 mod hosts;
 mod records;
@@ -62,12 +63,12 @@ mod store;
 mod verify;
 
 pub use config::StoreConfig;
+pub use encode::{payload_digest, Body, EncodedBody};
 pub use error::StoreError;
 pub use hosts::{HostStats, HostStatsDelta};
 pub use records::{
     BodyPointer, CommitBatch, CommitOutcome, Completion, Counters, NewUrl, Outcome, PageMeta,
     QueuedUrl, UrlRecord, UrlState, RECORD_VERSION,
 };
-pub use segments::payload_digest;
 pub use store::{Store, SCHEMA_VERSION};
 pub use verify::{VerifyReport, MAX_REPORTED_VIOLATIONS};

@@ -6,7 +6,6 @@
 //! as a 0/1 tag. Queue keys are `host_key ++ 0x00 ++ seq (u64 big-endian)` so one host's entries
 //! are contiguous and in seq order.
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::{HostStatsDelta, StoreError};
@@ -57,8 +56,8 @@ pub struct Completion {
     pub outcome: Outcome,
     /// What is known about the page; `page.body` is filled in by the store when `body` is Some.
     pub page: PageMeta,
-    /// The body to keep, if any.
-    pub body: Option<Bytes>,
+    /// The body to keep, if any (raw, or encoded beforehand with `Store::encode_body`).
+    pub body: Option<crate::Body>,
 }
 
 /// The result of a fetch.

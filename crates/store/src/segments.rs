@@ -12,11 +12,11 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use sha1::{Digest, Sha1};
 
+use crate::encode::{encode, payload_digest, EncodedBody};
 use crate::{BodyPointer, StoreError};
 
-const MAGIC: &[u8; 4] = b"TRWB";
+pub(crate) const MAGIC: &[u8; 4] = b"TRWB";
 /// Bytes of header before each compressed body.
 pub(crate) const HEADER_LEN: usize = 20;
 
@@ -60,15 +60,6 @@ pub(crate) fn list_segments(dir: &Path) -> Result<BTreeMap<u32, PathBuf>, StoreE
         }
     }
     Ok(out)
-}
-
-/// `sha1:` + base32 of the SHA-1 of `body`: the WARC-Payload-Digest form.
-pub fn payload_digest(body: &[u8]) -> String {
-    let hash = Sha1::digest(body);
-    format!(
-        "sha1:{}",
-        base32::encode(base32::Alphabet::Rfc4648 { padding: false }, &hash)
-    )
 }
 
 /// Cuts every segment in `dir` back to its committed length. Returns how many uncommitted bytes
@@ -173,8 +164,6 @@ pub(crate) struct SegmentWriter {
     dirty: BTreeMap<u32, u64>,
     /// Rolled-away files with appends not yet fsynced.
     unsynced: Vec<File>,
-    /// One zstd context for every body (creating one per body cost more than compressing).
-    compressor: Option<zstd::bulk::Compressor<'static>>,
 }
 
 impl SegmentWriter {
@@ -195,7 +184,6 @@ impl SegmentWriter {
             committed,
             dirty: BTreeMap::new(),
             unsynced: Vec::new(),
-            compressor: None,
         }
     }
 
@@ -234,29 +222,20 @@ impl SegmentWriter {
         }))
     }
 
-    /// Appends one body; returns where it went. Not durable until [`SegmentWriter::sync`].
+    /// Compresses and appends one body; returns where it went. Not durable until
+    /// [`SegmentWriter::sync`].
     pub(crate) fn append(&mut self, body: &[u8]) -> Result<BodyPointer, StoreError> {
-        let io_error = |e| StoreError::io(segment_path(&self.dir, self.next_id), e);
-        let compressor = match &mut self.compressor {
-            Some(compressor) => compressor,
-            empty => empty.insert(zstd::bulk::Compressor::new(self.level).map_err(io_error)?),
-        };
-        let payload = compressor.compress(body).map_err(io_error)?;
-        let record_len = HEADER_LEN + payload.len();
-        let length = u32::try_from(record_len).map_err(|_| StoreError::InvalidConfig {
-            message: format!("a body of {} bytes is too large to store", body.len()),
-        })?;
-        let raw_len = (body.len() as u64).to_le_bytes();
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&raw_len);
-        crc.update(&payload);
-        let mut record = Vec::with_capacity(record_len);
-        record.extend_from_slice(MAGIC);
-        record.extend_from_slice(&length.to_le_bytes());
-        record.extend_from_slice(&raw_len);
-        record.extend_from_slice(&crc.finalize().to_le_bytes());
-        record.extend_from_slice(&payload);
+        let encoded = encode(body, self.level)?;
+        self.append_encoded(&encoded)
+    }
 
+    /// Appends one body encoded beforehand; returns where it went.
+    pub(crate) fn append_encoded(&mut self, body: &EncodedBody) -> Result<BodyPointer, StoreError> {
+        let record = &body.record;
+        let record_len = record.len();
+        let length = u32::try_from(record_len).map_err(|_| StoreError::InvalidConfig {
+            message: format!("a body record of {record_len} bytes is too large to store"),
+        })?;
         let roll = match &self.current {
             Some(c) => c.len > 0 && c.len + record_len as u64 > self.max_bytes,
             None => false,
@@ -279,7 +258,7 @@ impl SegmentWriter {
         };
         let offset = cur.len;
         cur.file
-            .write_all(&record)
+            .write_all(record)
             .map_err(|e| StoreError::io(segment_path(dir, cur.id), e))?;
         cur.len += record_len as u64;
         self.dirty.insert(cur.id, cur.len);
@@ -287,7 +266,7 @@ impl SegmentWriter {
             segment: cur.id,
             offset,
             length,
-            digest: payload_digest(body),
+            digest: body.digest.clone(),
         })
     }
 

@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) meta: sled::Tree,
     pub(crate) hosts: sled::Tree,
     pub(crate) writer: Mutex<SegmentWriter>,
+    /// zstd level for bodies.
+    pub(crate) compression_level: i32,
     _lock: File,
 }
 
@@ -271,6 +273,7 @@ impl Store {
                 meta,
                 hosts,
                 writer: Mutex::new(writer),
+                compression_level: config.compression_level,
                 _lock: lock,
             }),
         })
@@ -359,6 +362,13 @@ impl Store {
             let record = decode_record(&v, &url)?;
             Ok((url, record))
         })
+    }
+
+    /// Compresses `body` for a later [`Completion`](crate::Completion) at this store's level.
+    /// Safe to call from many threads at once: the work the one committer would otherwise do
+    /// for every body (zstd, CRC, SHA-1) runs where the caller likes.
+    pub fn encode_body(&self, body: &[u8]) -> Result<crate::EncodedBody, StoreError> {
+        crate::encode::encode(body, self.inner.compression_level)
     }
 
     /// Reads a stored body, checking its checksum and digest.

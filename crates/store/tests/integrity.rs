@@ -42,7 +42,7 @@ fn completion(url: &str, outcome: Outcome, body: Option<&[u8]>) -> Completion {
             error: (outcome == Outcome::Failed).then(|| "connection refused".into()),
             ..PageMeta::default()
         },
-        body: body.map(Bytes::copy_from_slice),
+        body: body.map(|b| Bytes::copy_from_slice(b).into()),
     }
 }
 

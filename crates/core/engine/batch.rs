@@ -9,7 +9,9 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bytes::Bytes;
 use trawl_frontier::{FrontierConfig, HostSignal, Job, Scope};
-use trawl_store::{CommitBatch, Completion, HostStatsDelta, NewUrl, Outcome, PageMeta, Store};
+use trawl_store::{
+    Body, CommitBatch, Completion, HostStatsDelta, NewUrl, Outcome, PageMeta, Store,
+};
 use url::Url;
 
 use super::known::KnownUrls;
@@ -164,6 +166,7 @@ impl BatchBuilder {
             fetched_at,
             host,
             parsed,
+            encoded_body,
         } = item;
         let stats = hosts
             .entry(job.host_key.clone())
@@ -240,7 +243,10 @@ impl BatchBuilder {
                 report.elapsed = fetched.elapsed;
                 report.body = fetched.body.clone();
                 if is_final && self.store_bodies && !fetched.body.is_empty() {
-                    body = Some(fetched.body);
+                    body = Some(match encoded_body {
+                        Some(encoded) => Body::Encoded(encoded),
+                        None => Body::Raw(fetched.body),
+                    });
                 }
             }
             FetchOutcome::Failed(err) => {

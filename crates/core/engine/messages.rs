@@ -60,7 +60,8 @@ pub(crate) struct HostObservation {
     pub(crate) max_rate: f64,
 }
 
-/// A job ready to be persisted: its fetch outcome and, for HTML, what the parser found.
+/// A job ready to be persisted: its fetch outcome, for HTML what the parser found, and the body
+/// encoded for the store.
 #[derive(Debug)]
 pub(crate) struct ParsedJob {
     pub(crate) job: Job,
@@ -68,4 +69,6 @@ pub(crate) struct ParsedJob {
     pub(crate) fetched_at: std::time::SystemTime,
     pub(crate) host: HostObservation,
     pub(crate) parsed: Option<Parsed>,
+    /// The body, encoded for the store by the parse stage (when bodies are kept).
+    pub(crate) encoded_body: Option<trawl_store::EncodedBody>,
 }

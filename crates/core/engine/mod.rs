@@ -2,6 +2,7 @@
 //! and hands committed pages to the caller as a bounded stream. See `../shared/design.md`.
 
 mod batch;
+mod cpu_pool;
 mod fetch_stage;
 mod frontier_task;
 mod known;
@@ -264,8 +265,14 @@ async fn run(
         }
         .run(),
     );
-    let parse = tokio::spawn(parse_stage::run(
+    let parse_work = parse_stage::ParseWork {
         parser,
+        encoder: config.crawl.store_bodies.then(|| store.clone()),
+        pool: cpu_pool::CpuPool::new(plan.parse_workers, "trawl-parse")
+            .map_err(|err| Error::Pipeline(format!("could not start the parse threads: {err}")))?,
+    };
+    let parse = tokio::spawn(parse_stage::run(
+        parse_work,
         fetched_rx,
         parsed_tx,
         plan.parse_workers,

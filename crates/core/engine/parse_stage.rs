@@ -1,23 +1,37 @@
-//! The parse stage: HTML bodies are parsed on the blocking pool, at most `workers` at once, so no
-//! parse ever runs on a runtime thread. Non-HTML answers and failures pass straight through.
+//! The parse stage: on the CPU pool (see [`super::cpu_pool`]; so no CPU work ever runs on a
+//! runtime thread), HTML bodies are parsed and every body to keep is encoded for the store
+//! (zstd, CRC, SHA-1). Doing the encoding here, in parallel, leaves the one committer only bytes
+//! to write. Failures pass straight through.
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use trawl_parser::Parser;
+use trawl_store::Store;
 
+use super::cpu_pool::CpuPool;
 use super::messages::{FetchOutcome, FetchedJob, ParsedJob};
 
+/// What the stage needs besides its channels.
+#[derive(Clone)]
+pub(crate) struct ParseWork {
+    pub(crate) parser: Parser,
+    /// Encodes bodies when they are kept (`store_bodies`); `None` when they are not.
+    pub(crate) encoder: Option<Store>,
+    /// Where the work runs.
+    pub(crate) pool: CpuPool,
+}
+
 pub(crate) async fn run(
-    parser: Parser,
+    work: ParseWork,
     input: mpsc::Receiver<FetchedJob>,
     output: mpsc::Sender<ParsedJob>,
     workers: usize,
 ) {
     let mut parsed = ReceiverStream::new(input)
         .map(|item| {
-            let parser = parser.clone();
-            async move { parse_one(parser, item).await }
+            let work = work.clone();
+            async move { parse_one(work, item).await }
         })
         .buffer_unordered(workers.max(1));
     while let Some(item) = parsed.next().await {
@@ -27,7 +41,7 @@ pub(crate) async fn run(
     }
 }
 
-async fn parse_one(parser: Parser, item: FetchedJob) -> ParsedJob {
+async fn parse_one(work: ParseWork, item: FetchedJob) -> ParsedJob {
     let FetchedJob {
         job,
         outcome,
@@ -41,33 +55,50 @@ async fn parse_one(parser: Parser, item: FetchedJob) -> ParsedJob {
             fetched_at,
             host,
             parsed: None,
+            encoded_body: None,
         };
     };
     let is_html = fetched.status.is_success()
         && trawl_parser::is_html(fetched.content_type())
         && !fetched.body.is_empty();
-    if !is_html {
+    let encoder = work.encoder.filter(|_| !fetched.body.is_empty());
+    if !is_html && encoder.is_none() {
         return ParsedJob {
             job,
             outcome: FetchOutcome::Fetched(fetched),
             fetched_at,
             host,
             parsed: None,
+            encoded_body: None,
         };
     }
+    let parser = work.parser;
     let base = job.url.clone();
     let body = fetched.body.clone();
     let content_type = fetched.content_type().map(str::to_string);
     let robots_tag = fetched.header_str("x-robots-tag").map(str::to_string);
-    let parsed = tokio::task::spawn_blocking(move || {
-        parser.extract(&base, &body, content_type.as_deref(), robots_tag.as_deref())
-    })
-    .await;
-    let parsed = match parsed {
-        Ok(parsed) => Some(parsed),
-        Err(err) => {
-            tracing::error!(url = %job.url, %err, "parser task failed");
-            None
+    let done = work
+        .pool
+        .run(move || {
+            let parsed = is_html.then(|| {
+                parser.extract(&base, &body, content_type.as_deref(), robots_tag.as_deref())
+            });
+            // A body that cannot be encoded here goes raw; the committer then reports the error.
+            let encoded = encoder.and_then(|store| match store.encode_body(&body) {
+            Ok(encoded) => Some(encoded),
+            Err(err) => {
+                tracing::warn!(url = %base, %err, "could not encode the body ahead of its commit");
+                None
+            }
+        });
+            (parsed, encoded)
+        })
+        .await;
+    let (parsed, encoded_body) = match done {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::error!(url = %job.url, "parser task failed");
+            (None, None)
         }
     };
     ParsedJob {
@@ -76,5 +107,6 @@ async fn parse_one(parser: Parser, item: FetchedJob) -> ParsedJob {
         fetched_at,
         host,
         parsed,
+        encoded_body,
     }
 }

@@ -107,6 +107,9 @@ pub(crate) async fn read_body<B>(
 where
     B: hyper::body::Body<Data = Bytes, Error = hyper::Error> + Send + Unpin + 'static,
 {
+    if encoding == Encoding::Identity {
+        return read_identity(body, limit, overflow, idle, url).await;
+    }
     let frames = body.into_data_stream().map_err(std::io::Error::other);
     let stream = futures::stream::unfold(Some(frames), move |state| async move {
         let mut frames = state?;
@@ -175,6 +178,65 @@ fn is_zlib_header(h: [u8; 2]) -> bool {
 }
 
 /// A read error is either the transport failing (hyper error inside) or corrupt compressed data.
+/// Bytes reserved up front from a `Content-Length`, at most (a lying server gets no more).
+const MAX_PREALLOCATION: u64 = 1 << 20;
+
+/// An unencoded body: its frames are copied once into a buffer sized from `Content-Length`
+/// (no decoder, no intermediate chunk).
+async fn read_identity<B>(
+    body: B,
+    limit: u64,
+    overflow: Overflow,
+    idle: Duration,
+    url: &str,
+) -> Result<Bytes, FetchError>
+where
+    B: hyper::body::Body<Data = Bytes, Error = hyper::Error> + Send + Unpin + 'static,
+{
+    let expected = body.size_hint().exact().unwrap_or(0);
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    let reserve = expected.min(limit).min(MAX_PREALLOCATION) as usize;
+    let mut out = BytesMut::with_capacity(reserve);
+    let mut frames = body.into_data_stream();
+    loop {
+        let frame = match tokio::time::timeout(idle, frames.next()).await {
+            Ok(None) => break,
+            Ok(Some(Ok(frame))) => frame,
+            Ok(Some(Err(e))) => {
+                return Err(classify_read_error(
+                    std::io::Error::other(e),
+                    Encoding::Identity,
+                    url,
+                ))
+            }
+            Err(_) => {
+                return Err(classify_read_error(
+                    std::io::Error::other(BodyIdle(idle)),
+                    Encoding::Identity,
+                    url,
+                ))
+            }
+        };
+        let room = limit_usize.saturating_sub(out.len());
+        if frame.len() > room {
+            match overflow {
+                Overflow::Error => {
+                    return Err(FetchError::BodyTooLarge {
+                        url: url.to_string(),
+                        limit,
+                    })
+                }
+                Overflow::Truncate => {
+                    out.extend_from_slice(&frame[..room]);
+                    break;
+                }
+            }
+        }
+        out.extend_from_slice(&frame);
+    }
+    Ok(out.freeze())
+}
+
 fn classify_read_error(e: std::io::Error, encoding: Encoding, url: &str) -> FetchError {
     if let Some(BodyIdle(after)) = find_idle(&e) {
         return FetchError::Timeout {

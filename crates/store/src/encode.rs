@@ -67,31 +67,37 @@ pub(crate) fn encode(body: &[u8], level: i32) -> Result<EncodedBody, StoreError>
     let compress_error = |e: std::io::Error| StoreError::Encode {
         message: format!("compressing a body of {} bytes: {e}", body.len()),
     };
-    let payload = COMPRESSOR.with(|cell| {
+    // The payload is compressed straight into the record, after room for its header.
+    let mut record = std::io::Cursor::new(Vec::with_capacity(
+        HEADER_LEN + zstd::zstd_safe::compress_bound(body.len()),
+    ));
+    record.get_mut().resize(HEADER_LEN, 0);
+    record.set_position(HEADER_LEN as u64);
+    let written = COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if !matches!(&*slot, Some((made_for, _)) if *made_for == level) {
             *slot = Some((level, zstd::bulk::Compressor::new(level)?));
         }
         match slot.as_mut() {
-            Some((_, compressor)) => compressor.compress(body),
+            Some((_, compressor)) => compressor.compress_to_buffer(body, &mut record),
             None => Err(std::io::Error::other("no zstd context")),
         }
     });
-    let payload = payload.map_err(compress_error)?;
-    let record_len = HEADER_LEN + payload.len();
+    written.map_err(compress_error)?;
+    let mut record = record.into_inner();
+    let record_len = record.len();
     let length = u32::try_from(record_len).map_err(|_| StoreError::InvalidConfig {
         message: format!("a body of {} bytes is too large to store", body.len()),
     })?;
     let raw_len = (body.len() as u64).to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&raw_len);
-    crc.update(&payload);
-    let mut record = Vec::with_capacity(record_len);
-    record.extend_from_slice(MAGIC);
-    record.extend_from_slice(&length.to_le_bytes());
-    record.extend_from_slice(&raw_len);
-    record.extend_from_slice(&crc.finalize().to_le_bytes());
-    record.extend_from_slice(&payload);
+    crc.update(&record[HEADER_LEN..]);
+    let header = &mut record[..HEADER_LEN];
+    header[..4].copy_from_slice(MAGIC);
+    header[4..8].copy_from_slice(&length.to_le_bytes());
+    header[8..16].copy_from_slice(&raw_len);
+    header[16..20].copy_from_slice(&crc.finalize().to_le_bytes());
     Ok(EncodedBody {
         record,
         digest: payload_digest(body),
@@ -101,6 +107,23 @@ pub(crate) fn encode(body: &[u8], level: i32) -> Result<EncodedBody, StoreError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_is_header_then_payload_that_decompresses() {
+        let body = b"<html><p>hello</p></html>".repeat(300);
+        let encoded = encode(&body, 3).unwrap();
+        let record = &encoded.record;
+        let length = u32::from_le_bytes(record[4..8].try_into().unwrap()) as usize;
+        assert_eq!(length, record.len());
+        let raw_len = u64::from_le_bytes(record[8..16].try_into().unwrap());
+        assert_eq!(raw_len as usize, body.len());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&record[8..16]);
+        crc.update(&record[HEADER_LEN..]);
+        assert_eq!(record[16..20], crc.finalize().to_le_bytes());
+        let back = zstd::bulk::decompress(&record[HEADER_LEN..], body.len()).unwrap();
+        assert_eq!(back, body);
+    }
 
     #[test]
     fn one_thread_switches_levels_and_digests_the_raw_body() {

@@ -497,4 +497,57 @@ mod tests {
         assert_eq!(log("<a><"), ["<a >"]);
         assert_eq!(log("< a><1><a>"), ["<a >"]);
     }
+
+    /// Arbitrary mixes of the characters the lexer branches on, multi-byte ones included, never
+    /// make it panic (every slice it takes must fall on a character boundary).
+    #[test]
+    fn arbitrary_text_never_panics() {
+        const ALPHABET: &[&str] = &[
+            "<",
+            ">",
+            "/",
+            "!",
+            "-",
+            "&",
+            "#",
+            "x",
+            ";",
+            "\"",
+            "'",
+            "=",
+            " ",
+            "\t",
+            "a",
+            "A",
+            "s",
+            "c",
+            "r",
+            "i",
+            "p",
+            "t",
+            "S",
+            "T",
+            "y",
+            "l",
+            "e",
+            "é",
+            "\u{1F600}",
+            "\0",
+            "?",
+            "[",
+        ];
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..20_000 {
+            let len = (state % 60) as usize;
+            let mut text = String::new();
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+            }
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let _ = log(&text);
+        }
+    }
 }

@@ -70,6 +70,37 @@ pub fn extract_links(data: &[u8]) {
     assert_eq!(parsed.records.len(), 1);
 }
 
+fn plain_parser() -> &'static Parser {
+    static P: OnceLock<Parser> = OnceLock::new();
+    P.get_or_init(|| {
+        Parser::new(ParserConfig {
+            max_outlinks: 50,
+            max_url_len: 200,
+            ..ParserConfig::default()
+        })
+    })
+}
+
+/// The link pass (the byte-level lexer; no extraction rule, so no DOM) on arbitrary bytes:
+/// never panics, every link is canonical, http(s), fragment-free and within the limits.
+pub fn link_pass(data: &[u8]) {
+    let (_, base) = parser();
+    let parser = plain_parser();
+    let Some((ct, body)) = split_content_type(data, 48) else {
+        return;
+    };
+    let parsed = parser.extract(base, body, ct, ct);
+    assert!(parsed.links.len() <= 50);
+    let canon = parser.canonicalizer();
+    for link in &parsed.links {
+        assert!(matches!(link.url.scheme(), "http" | "https"));
+        assert!(link.url.as_str().len() <= 200);
+        assert!(link.url.fragment().is_none());
+        assert_eq!(canon.canonicalize(&link.url).as_ref(), Some(&link.url));
+    }
+    assert!(parsed.records.is_empty());
+}
+
 fn canonicalizers() -> &'static [Canonicalizer; 3] {
     static C: OnceLock<[Canonicalizer; 3]> = OnceLock::new();
     C.get_or_init(|| {

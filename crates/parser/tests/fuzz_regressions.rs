@@ -43,3 +43,9 @@ fn charset_inputs() {
 fn sitemap_inputs() {
     replay("sitemap", checks::sitemap);
 }
+
+/// The link pass (no DOM) gets the same saved HTML inputs as the DOM-based target.
+#[test]
+fn link_pass_inputs() {
+    replay("extract_links", checks::link_pass);
+}

@@ -271,6 +271,8 @@ async fn run(
         pool: cpu_pool::CpuPool::new(plan.parse_workers, "trawl-parse")
             .map_err(|err| Error::Pipeline(format!("could not start the parse threads: {err}")))?,
     };
+    let committer = cpu_pool::CpuPool::new(1, "trawl-commit")
+        .map_err(|err| Error::Pipeline(format!("could not start the commit thread: {err}")))?;
     let parse = tokio::spawn(parse_stage::run(
         parse_work,
         fetched_rx,
@@ -290,6 +292,7 @@ async fn run(
             max_redirects: config.crawl.max_redirects,
             store_bodies: config.crawl.store_bodies,
             live: live.clone(),
+            committer,
         }
         .run(),
     );

@@ -1,5 +1,5 @@
 //! The persist stage: the ONE writer to the store. It groups parsed pages (as many as are waiting,
-//! up to `commit_batch`), and on the blocking pool turns each into a completion plus its in-scope
+//! up to `commit_batch`), and on its own thread turns each into a completion plus its in-scope
 //! discovered URLs and commits the group in one store transaction. Only then does it tell the
 //! frontier (new jobs first, then the completions) and the caller (one [`CrawledPage`] each,
 //! waiting on a slow caller).
@@ -14,6 +14,7 @@ use trawl_frontier::Scope;
 use trawl_store::Store;
 
 use super::batch::{BatchBuilder, PreparedPage};
+use super::cpu_pool::CpuPool;
 use super::frontier_task::job_from_queued;
 use super::known::KnownUrls;
 use super::messages::{FrontierCmd, ParsedJob};
@@ -35,6 +36,8 @@ pub(crate) struct PersistStage {
     pub(crate) max_redirects: u32,
     pub(crate) store_bodies: bool,
     pub(crate) live: Arc<LiveStats>,
+    /// The one thread every commit runs on (its caches stay warm; the runtime never blocks).
+    pub(crate) committer: CpuPool,
 }
 
 impl PersistStage {
@@ -78,7 +81,7 @@ impl PersistStage {
     ) -> Result<(), Error> {
         let store = self.store.clone();
         let builder = builder.clone();
-        let (pages, skipped, outcome) = tokio::task::spawn_blocking(move || {
+        let (pages, skipped, outcome) = self.committer.run(move || {
             let mut skipped = BTreeMap::new();
             let (batch, pages) = builder.build(&store, items, &mut skipped)?;
             let started = Instant::now();
@@ -90,7 +93,7 @@ impl PersistStage {
             Ok::<_, Error>((pages, skipped, outcome))
         })
         .await
-        .map_err(|err| Error::Pipeline(format!("store commit task failed: {err}")))??;
+        .map_err(|_| Error::Pipeline("store commit task failed".into()))??;
         for (reason, count) in skipped {
             *summary.skipped.entry(reason.to_string()).or_default() += count;
         }

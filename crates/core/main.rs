@@ -41,17 +41,36 @@ fn main() -> ExitCode {
     }
 }
 
-/// glibc gives each thread that allocates its own arena (up to 8 per core); with tokio's workers
-/// and the blocking pool that fragments memory: a 300,000-page crawl peaked at 220 MB RSS, 179 MB
-/// with two arenas. Memory that stays flat is worth more. A MALLOC_ARENA_MAX in the environment
-/// is left to glibc.
+/// glibc malloc tuning, unless the environment sets the same knob (MALLOC_ARENA_MAX,
+/// MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES):
+/// - two arenas: glibc gives each thread that allocates its own arena (up to 8 per core); with
+///   tokio's workers and the blocking pool that fragments memory: a 300,000-page crawl peaked at
+///   220 MB RSS, 179 MB with two arenas.
+/// - a fixed mmap threshold of 256 KiB: by default glibc raises the threshold to the size of each
+///   large block freed (up to 32 MiB), so after one multi-MB page every body, record and buffer
+///   below that size comes from the arenas and their holes stay resident. With the threshold
+///   fixed, blocks from 256 KiB go to mmap and back to the OS when freed: the Rust docs crawl
+///   (14,210 pages) peaked at 76 MiB RSS instead of 98 (medians of 7), for about 1% more CPU;
+///   128 KiB saved 4 MiB more for 6% more CPU (page faults).
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator tunable; called first thing, before other
-        // threads exist.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
+    {
+        let set_in_env = |var: &str, tunable: &str| {
+            std::env::var_os(var).is_some()
+                || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains(tunable))
+        };
+        if !set_in_env("MALLOC_ARENA_MAX", "glibc.malloc.arena_max") {
+            // SAFETY: mallopt only sets an allocator tunable; called first thing, before other
+            // threads exist.
+            unsafe {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
+        }
+        if !set_in_env("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold") {
+            // SAFETY: as above.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+            }
         }
     }
 }

@@ -85,6 +85,9 @@ pub(crate) fn encode(body: &[u8], level: i32) -> Result<EncodedBody, StoreError>
     });
     written.map_err(compress_error)?;
     let mut record = record.into_inner();
+    // Reserved for zstd's worst case, more than the body itself, while the record waits in the
+    // crawl's channels until its commit: give the rest back (glibc shrinks in place, no copy).
+    record.shrink_to_fit();
     let record_len = record.len();
     let length = u32::try_from(record_len).map_err(|_| StoreError::InvalidConfig {
         message: format!("a body of {} bytes is too large to store", body.len()),

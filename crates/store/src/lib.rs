@@ -6,10 +6,11 @@
 //! zstd-compressed segment files; sled keeps a [`BodyPointer`] to each.
 //!
 //! [`Store::commit`] is a group commit: (1) append the batch's bodies to the segment, (2) fsync
-//! it, (3) apply the whole batch in ONE transaction over the four trees, (4) flush sled. After a
-//! crash a URL is either done with all its links queued, or still queued; segment bytes past the
-//! committed length are cut off on the next open. [`Store::verify`] checks every invariant of a
-//! store. No sled type appears in the API.
+//! it, (3) apply the batch in ONE transaction over the four trees (a batch that discovers more
+//! than 256 URLs first queues the extra ones in transactions of their own, which bounds the
+//! memory one transaction holds), (4) flush sled. After a crash a URL is either done with all its
+//! links queued, or still queued; segment bytes past the committed length are cut off on the next
+//! open. [`Store::verify`] checks every invariant of a store. No sled type appears in the API.
 //!
 //! ```
 //! use trawl_store::{CommitBatch, Completion, NewUrl, Outcome, PageMeta, Store, StoreConfig};

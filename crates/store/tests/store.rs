@@ -1110,3 +1110,94 @@ fn bodies_encoded_on_other_threads_commit_like_raw_ones() {
     assert_eq!(raw.digest, first.digest);
     assert!(store.verify().unwrap().is_clean());
 }
+
+/// A batch discovering more URLs than one transaction takes (here 700, so three transactions)
+/// behaves like one: batch order and consecutive seqs, duplicates skipped and shallower depths
+/// taken across the transactions, completions after all discoveries, exact counters.
+#[test]
+fn a_batch_with_hundreds_of_links_spans_transactions_like_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    let page = "http://a.test/hub";
+    let mut discovered: Vec<NewUrl> = (0..600)
+        .map(|i| new_url(&format!("http://a.test/{i}"), A, 3, Some(page)))
+        .collect();
+    // Found again at the end of the batch, in its last transaction, by a shorter path.
+    discovered.extend((0..100).map(|i| new_url(&format!("http://a.test/{i}"), A, 1, Some(page))));
+    let out = store
+        .commit(CommitBatch {
+            discovered,
+            completed: vec![done("http://a.test/5", A, Some(b"<html>five</html>"))],
+            ..CommitBatch::default()
+        })
+        .unwrap();
+    assert_eq!(out.newly_queued.len(), 600);
+    for (i, q) in out.newly_queued.iter().enumerate() {
+        assert_eq!(q.seq, i as u64);
+        assert_eq!(q.url, format!("http://a.test/{i}"));
+    }
+    let c = store.counters().unwrap();
+    let expected = Counters {
+        queued: 599,
+        done: 1,
+        failed: 0,
+    };
+    assert_eq!(c, expected);
+    assert_eq!(c, store.recount().unwrap());
+    assert_eq!(store.url("http://a.test/50").unwrap().unwrap().depth, 1);
+    assert_eq!(store.url("http://a.test/150").unwrap().unwrap().depth, 3);
+    let five = store.url("http://a.test/5").unwrap().unwrap();
+    assert_eq!(five.state, UrlState::Done);
+    let pointer = five.page.and_then(|p| p.body).unwrap();
+    assert_eq!(
+        &store.read_body(&pointer).unwrap()[..],
+        b"<html>five</html>"
+    );
+    assert_eq!(store.queued_for_host(A, None, 10_000).unwrap().len(), 599);
+    assert!(store.verify().unwrap().is_clean());
+    drop(store);
+
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    assert_eq!(store.counters().unwrap(), expected);
+    assert!(store.verify().unwrap().is_clean());
+}
+
+/// A bad host key among the discoveries queued ahead of the last transaction is refused before
+/// anything is written: no URL, no counter, no segment byte.
+#[test]
+fn an_invalid_host_key_among_hundreds_of_links_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    store
+        .commit(CommitBatch {
+            completed: vec![done("http://a.test/", A, Some(b"first"))],
+            ..CommitBatch::default()
+        })
+        .unwrap();
+    let len = fs::metadata(segment_file(dir.path())).unwrap().len();
+    let mut discovered: Vec<NewUrl> = (0..400)
+        .map(|i| new_url(&format!("http://a.test/{i}"), A, 1, None))
+        .collect();
+    discovered[300] = new_url("http://bad.test/", "bad\0host", 1, None);
+    let err = store
+        .commit(CommitBatch {
+            discovered,
+            completed: vec![done("http://a.test/2", A, Some(b"never committed"))],
+            ..CommitBatch::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidBatch { .. }), "{err:?}");
+    assert!(err.to_string().contains("bad.test"), "{err}");
+    assert_eq!(fs::metadata(segment_file(dir.path())).unwrap().len(), len);
+    assert_eq!(store.url("http://a.test/0").unwrap(), None);
+    assert_eq!(store.url("http://a.test/2").unwrap(), None);
+    assert_eq!(
+        store.counters().unwrap(),
+        Counters {
+            queued: 0,
+            done: 1,
+            failed: 0
+        }
+    );
+    assert!(store.verify().unwrap().is_clean());
+}

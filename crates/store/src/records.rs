@@ -24,7 +24,7 @@ pub struct CommitBatch {
     pub discovered: Vec<NewUrl>,
     /// Pages whose fetch finished (successfully or not), or is to be retried later.
     pub completed: Vec<Completion>,
-    /// Per-host statistics to merge into the stored [`HostStats`] (see [`HostStatsDelta`]).
+    /// Per-host statistics to merge into the stored [`HostStats`](crate::HostStats) (see [`HostStatsDelta`]).
     pub host_stats: Vec<HostStatsDelta>,
 }
 

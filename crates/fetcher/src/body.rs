@@ -152,22 +152,9 @@ where
             Ok(n) => n,
             Err(e) => return Err(classify_read_error(e, encoding, url)),
         };
-        let room = limit_usize.saturating_sub(out.len());
-        if n > room {
-            match overflow {
-                Overflow::Error => {
-                    return Err(FetchError::BodyTooLarge {
-                        url: url.to_string(),
-                        limit,
-                    })
-                }
-                Overflow::Truncate => {
-                    out.extend_from_slice(&chunk[..room]);
-                    break;
-                }
-            }
+        if append_capped(&mut out, &chunk[..n], limit, overflow, url)? {
+            break;
         }
-        out.extend_from_slice(&chunk[..n]);
     }
     Ok(out.freeze())
 }
@@ -177,7 +164,34 @@ fn is_zlib_header(h: [u8; 2]) -> bool {
     h[0] & 0x0f == 8 && (u16::from(h[0]) << 8 | u16::from(h[1])) % 31 == 0
 }
 
-/// A read error is either the transport failing (hyper error inside) or corrupt compressed data.
+/// Appends `data` to `out` within `limit` decoded bytes. Past the limit: an error, or (when
+/// truncating) the part that fits and `true` for "full, stop reading".
+fn append_capped(
+    out: &mut BytesMut,
+    data: &[u8],
+    limit: u64,
+    overflow: Overflow,
+    url: &str,
+) -> Result<bool, FetchError> {
+    let room = usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(out.len());
+    if data.len() <= room {
+        out.extend_from_slice(data);
+        return Ok(false);
+    }
+    match overflow {
+        Overflow::Error => Err(FetchError::BodyTooLarge {
+            url: url.to_string(),
+            limit,
+        }),
+        Overflow::Truncate => {
+            out.extend_from_slice(&data[..room]);
+            Ok(true)
+        }
+    }
+}
+
 /// Bytes reserved up front from a `Content-Length`, at most (a lying server gets no more).
 const MAX_PREALLOCATION: u64 = 1 << 20;
 
@@ -194,7 +208,6 @@ where
     B: hyper::body::Body<Data = Bytes, Error = hyper::Error> + Send + Unpin + 'static,
 {
     let expected = body.size_hint().exact().unwrap_or(0);
-    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let reserve = expected.min(limit).min(MAX_PREALLOCATION) as usize;
     let mut out = BytesMut::with_capacity(reserve);
     let mut frames = body.into_data_stream();
@@ -217,26 +230,14 @@ where
                 ))
             }
         };
-        let room = limit_usize.saturating_sub(out.len());
-        if frame.len() > room {
-            match overflow {
-                Overflow::Error => {
-                    return Err(FetchError::BodyTooLarge {
-                        url: url.to_string(),
-                        limit,
-                    })
-                }
-                Overflow::Truncate => {
-                    out.extend_from_slice(&frame[..room]);
-                    break;
-                }
-            }
+        if append_capped(&mut out, &frame, limit, overflow, url)? {
+            break;
         }
-        out.extend_from_slice(&frame);
     }
     Ok(out.freeze())
 }
 
+/// A read error is either the transport failing (hyper error inside) or corrupt compressed data.
 fn classify_read_error(e: std::io::Error, encoding: Encoding, url: &str) -> FetchError {
     if let Some(BodyIdle(after)) = find_idle(&e) {
         return FetchError::Timeout {

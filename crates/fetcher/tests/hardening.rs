@@ -176,3 +176,26 @@ async fn crawl_delay_is_capped_by_max_crawl_delay() {
         }
     );
 }
+
+/// A robots.txt past the 512 KiB the fetcher reads is cut there, not refused: rules before the
+/// cut apply, rules after it are never seen (a refused file would disallow everything).
+#[tokio::test]
+async fn oversized_robots_txt_is_truncated_not_refused() {
+    let mut robots = String::from("User-agent: *\nDisallow: /private\n");
+    while robots.len() <= trawl_fetcher::ROBOTS_MAX_BYTES as usize + 64 * 1024 {
+        robots.push_str("# padding to push the next rule past the read limit\n");
+    }
+    robots.push_str("Disallow: /late\n");
+    let server = serve(handler(move |_| {
+        let robots = robots.clone();
+        async move { response(200, &[], robots) }
+    }))
+    .await;
+    let f = fetcher_with(|_| {});
+    assert_eq!(
+        f.robots(&server.url("/private/x")).await,
+        RobotsVerdict::Disallowed
+    );
+    assert!(f.robots(&server.url("/late/x")).await.is_allowed());
+    assert!(f.robots(&server.url("/page")).await.is_allowed());
+}

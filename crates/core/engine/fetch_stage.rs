@@ -1,14 +1,13 @@
 //! The fetch stage: up to `concurrency` jobs in flight, each checked against robots.txt and then
-//! fetched by the pooled [`Fetcher`] on its own task, so TLS and decompression use every core.
+//! fetched by the pooled [`Fetcher`] on its own task (so TLS and decompression use every core),
+//! which passes its result straight on to the parse stage.
 //! It also measures the request rate each host actually sees.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use futures::StreamExt;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -63,43 +62,41 @@ impl Shared {
 }
 
 impl FetchStage {
+    /// Runs until the job channel closes. Each job is fetched on its own task, which hands its
+    /// result straight to the parse stage; a semaphore keeps at most `concurrency` of them alive.
     pub(crate) async fn run(self) {
         let shared = Arc::new(Shared::default());
         let FetchStage {
             fetcher,
-            jobs,
+            mut jobs,
             fetched,
             frontier,
             concurrency,
             tracker,
             abandon,
         } = self;
-        let mut results = ReceiverStream::new(jobs)
-            .map(|dispatch| {
-                let fetcher = fetcher.clone();
-                let frontier = frontier.clone();
-                let shared = shared.clone();
-                let abandon = abandon.clone();
-                let span = tracing::debug_span!("fetch", url = %dispatch.job.url);
-                let task = async move {
-                    tokio::select! {
-                        done = fetch_one(&fetcher, dispatch, &frontier, &shared) => Some(done),
-                        _ = abandon.cancelled() => None,
+        let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+        while let Some(dispatch) = jobs.recv().await {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let fetcher = fetcher.clone();
+            let frontier = frontier.clone();
+            let fetched = fetched.clone();
+            let shared = shared.clone();
+            let abandon = abandon.clone();
+            let span = tracing::debug_span!("fetch", url = %dispatch.job.url);
+            let task = async move {
+                let _slot = slot;
+                tokio::select! {
+                    done = fetch_one(&fetcher, dispatch, &frontier, &shared) => {
+                        // A parse stage that is gone means the crawl is being abandoned.
+                        let _ = fetched.send(done).await;
                     }
-                };
-                tracker.spawn(task.instrument(span))
-            })
-            .buffer_unordered(concurrency);
-        while let Some(joined) = results.next().await {
-            match joined {
-                Ok(Some(done)) => {
-                    if fetched.send(done).await.is_err() {
-                        break;
-                    }
+                    _ = abandon.cancelled() => {}
                 }
-                Ok(None) => {}
-                Err(err) => tracing::error!(%err, "fetch task failed"),
-            }
+            };
+            tracker.spawn(task.instrument(span));
         }
     }
 }

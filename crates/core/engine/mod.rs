@@ -268,34 +268,24 @@ async fn run(
     let parse_work = parse_stage::ParseWork {
         parser,
         encoder: config.crawl.store_bodies.then(|| store.clone()),
-        pool: cpu_pool::CpuPool::new(plan.parse_workers, "trawl-parse")
-            .map_err(|err| Error::Pipeline(format!("could not start the parse threads: {err}")))?,
     };
-    let committer = cpu_pool::CpuPool::new(1, "trawl-commit")
-        .map_err(|err| Error::Pipeline(format!("could not start the commit thread: {err}")))?;
-    let parse = tokio::spawn(parse_stage::run(
-        parse_work,
-        fetched_rx,
-        parsed_tx,
-        plan.parse_workers,
-    ));
-    let persist = tokio::spawn(
-        persist_stage::PersistStage {
-            store: store.clone(),
-            scope: plan.scope.clone(),
-            canonicalizer: plan.canonicalizer.clone(),
-            frontier_config: config.frontier.clone(),
-            input: parsed_rx,
-            frontier: cmd_tx,
-            pages,
-            commit_batch: config.crawl.commit_batch,
-            max_redirects: config.crawl.max_redirects,
-            store_bodies: config.crawl.store_bodies,
-            live: live.clone(),
-            committer,
-        }
-        .run(),
-    );
+    parse_stage::start(parse_work, fetched_rx, parsed_tx, plan.parse_workers)
+        .map_err(|err| Error::Pipeline(format!("could not start the parse threads: {err}")))?;
+    let persist = persist_stage::PersistStage {
+        store: store.clone(),
+        scope: plan.scope.clone(),
+        canonicalizer: plan.canonicalizer.clone(),
+        frontier_config: config.frontier.clone(),
+        input: parsed_rx,
+        frontier: cmd_tx,
+        pages,
+        commit_batch: config.crawl.commit_batch,
+        max_redirects: config.crawl.max_redirects,
+        store_bodies: config.crawl.store_bodies,
+        live: live.clone(),
+    }
+    .start()
+    .map_err(|err| Error::Pipeline(format!("could not start the commit thread: {err}")))?;
 
     let frontier_result = FrontierTask {
         frontier,
@@ -314,10 +304,11 @@ async fn run(
     let _ = fetch.await;
     tracker.close();
     tracker.wait().await;
-    let _ = parse.await;
+    // The persist stage ends after the parse threads, whose senders are its input.
     let persisted = persist
         .await
-        .map_err(|err| Error::Pipeline(format!("persist stage failed: {err}")))?;
+        .map_err(|_| Error::Pipeline("persist stage failed (its thread panicked)".into()))?;
+
     grace_timer.abort();
     let end = frontier_result?;
     let mut summary = persisted?;

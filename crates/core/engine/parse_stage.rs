@@ -1,15 +1,16 @@
-//! The parse stage: on the CPU pool (see [`super::cpu_pool`]; so no CPU work ever runs on a
+//! The parse stage: on its own threads (see [`super::cpu_pool`]; so no CPU work ever runs on a
 //! runtime thread), HTML bodies are parsed and every body to keep is encoded for the store
 //! (zstd, CRC, SHA-1). Doing the encoding here, in parallel, leaves the one committer only bytes
-//! to write. Failures pass straight through.
+//! to write. Failures pass straight through; a parser that panics costs the page its links, not
+//! the crawl.
 
-use futures::StreamExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use trawl_parser::Parser;
-use trawl_store::Store;
+use trawl_parser::{Parsed, Parser};
+use trawl_store::{EncodedBody, Store};
 
-use super::cpu_pool::CpuPool;
+use super::cpu_pool::spawn_workers;
 use super::messages::{FetchOutcome, FetchedJob, ParsedJob};
 
 /// What the stage needs besides its channels.
@@ -18,95 +19,78 @@ pub(crate) struct ParseWork {
     pub(crate) parser: Parser,
     /// Encodes bodies when they are kept (`store_bodies`); `None` when they are not.
     pub(crate) encoder: Option<Store>,
-    /// Where the work runs.
-    pub(crate) pool: CpuPool,
 }
 
-pub(crate) async fn run(
+/// Starts `workers` parse threads; they end when `input` closes, dropping their `output` (so the
+/// persist stage's input closes once every parse thread is done).
+pub(crate) fn start(
     work: ParseWork,
     input: mpsc::Receiver<FetchedJob>,
     output: mpsc::Sender<ParsedJob>,
     workers: usize,
-) {
-    let mut parsed = ReceiverStream::new(input)
-        .map(|item| {
-            let work = work.clone();
-            async move { parse_one(work, item).await }
-        })
-        .buffer_unordered(workers.max(1));
-    while let Some(item) = parsed.next().await {
-        if output.send(item).await.is_err() {
-            break;
-        }
-    }
+) -> std::io::Result<()> {
+    spawn_workers("trawl-parse", workers, input, move |item| {
+        // The persist stage gone means the crawl is over; nothing is left to hand the page to.
+        let _ = output.blocking_send(parse_one(&work, item));
+    })?;
+    Ok(())
 }
 
-async fn parse_one(work: ParseWork, item: FetchedJob) -> ParsedJob {
+fn parse_one(work: &ParseWork, item: FetchedJob) -> ParsedJob {
     let FetchedJob {
         job,
         outcome,
         fetched_at,
         host,
     } = item;
-    let FetchOutcome::Fetched(fetched) = outcome else {
-        return ParsedJob {
-            job,
-            outcome,
-            fetched_at,
-            host,
-            parsed: None,
-            encoded_body: None,
-        };
+    let (parsed, encoded_body) = match &outcome {
+        FetchOutcome::Fetched(fetched) if !fetched.body.is_empty() => {
+            let is_html =
+                fetched.status.is_success() && trawl_parser::is_html(fetched.content_type());
+            let done = catch_unwind(AssertUnwindSafe(|| {
+                parse_and_encode(work, &job.url, fetched, is_html)
+            }));
+            done.unwrap_or_else(|_| {
+                tracing::error!(url = %job.url, "parsing or encoding the page panicked");
+                (None, None)
+            })
+        }
+        _ => (None, None),
     };
-    let is_html = fetched.status.is_success()
-        && trawl_parser::is_html(fetched.content_type())
-        && !fetched.body.is_empty();
-    let encoder = work.encoder.filter(|_| !fetched.body.is_empty());
-    if !is_html && encoder.is_none() {
-        return ParsedJob {
-            job,
-            outcome: FetchOutcome::Fetched(fetched),
-            fetched_at,
-            host,
-            parsed: None,
-            encoded_body: None,
-        };
+    ParsedJob {
+        job,
+        outcome,
+        fetched_at,
+        host,
+        parsed,
+        encoded_body,
     }
-    let parser = work.parser;
-    let base = job.url.clone();
-    let body = fetched.body.clone();
-    let content_type = fetched.content_type().map(str::to_string);
-    let robots_tag = fetched.header_str("x-robots-tag").map(str::to_string);
-    let done = work
-        .pool
-        .run(move || {
-            let parsed = is_html.then(|| {
-                parser.extract(&base, &body, content_type.as_deref(), robots_tag.as_deref())
-            });
-            // A body that cannot be encoded here goes raw; the committer then reports the error.
-            let encoded = encoder.and_then(|store| match store.encode_body(&body) {
+}
+
+fn parse_and_encode(
+    work: &ParseWork,
+    base: &url::Url,
+    fetched: &trawl_fetcher::Fetched,
+    is_html: bool,
+) -> (Option<Parsed>, Option<EncodedBody>) {
+    let parsed = is_html.then(|| {
+        work.parser.extract(
+            base,
+            &fetched.body,
+            fetched.content_type(),
+            fetched.header_str("x-robots-tag"),
+        )
+    });
+    // A body that cannot be encoded here goes raw; the committer then reports the error.
+    let encoded = work
+        .encoder
+        .as_ref()
+        .and_then(|store| match store.encode_body(&fetched.body) {
             Ok(encoded) => Some(encoded),
             Err(err) => {
                 tracing::warn!(url = %base, %err, "could not encode the body ahead of its commit");
                 None
             }
         });
-            (parsed, encoded)
-        })
-        .await;
-    let (parsed, encoded_body) = match done {
-        Ok(done) => done,
-        Err(_) => {
-            tracing::error!(url = %job.url, "parser task failed");
-            (None, None)
-        }
-    };
-    ParsedJob {
-        job,
-        outcome: FetchOutcome::Fetched(fetched),
-        fetched_at,
-        host,
-        parsed,
-        encoded_body,
-    }
+    (parsed, encoded)
 }

@@ -1,20 +1,19 @@
-//! The persist stage: the ONE writer to the store. It groups parsed pages (as many as are waiting,
-//! up to `commit_batch`), and on its own thread turns each into a completion plus its in-scope
-//! discovered URLs and commits the group in one store transaction. Only then does it tell the
-//! frontier (new jobs first, then the completions) and the caller (one [`CrawledPage`] each,
-//! waiting on a slow caller).
+//! The persist stage: the ONE writer to the store, on its own thread (its caches stay warm; the
+//! runtime never blocks). It groups parsed pages (as many as are waiting, up to `commit_batch`),
+//! turns each into a completion plus its in-scope discovered URLs and commits the group in one
+//! store transaction. Only then does it tell the frontier (new jobs first, then the completions)
+//! and the caller (one [`CrawledPage`] each, waiting on a slow caller).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use trawl_frontier::Scope;
 use trawl_store::Store;
 
 use super::batch::{BatchBuilder, PreparedPage};
-use super::cpu_pool::CpuPool;
 use super::frontier_task::job_from_queued;
 use super::known::KnownUrls;
 use super::messages::{FrontierCmd, ParsedJob};
@@ -36,25 +35,35 @@ pub(crate) struct PersistStage {
     pub(crate) max_redirects: u32,
     pub(crate) store_bodies: bool,
     pub(crate) live: Arc<LiveStats>,
-    /// The one thread every commit runs on (its caches stay warm; the runtime never blocks).
-    pub(crate) committer: CpuPool,
 }
 
 impl PersistStage {
-    /// Runs until the input closes; returns what was committed, as a summary (elapsed not set).
-    pub(crate) async fn run(mut self) -> Result<Summary, Error> {
-        let builder = Arc::new(BatchBuilder {
+    /// Starts the stage on its thread ("trawl-commit"). It runs until the input closes; the
+    /// receiver then gets what was committed, as a summary (elapsed not set). A thread that
+    /// panicked drops the sender.
+    pub(crate) fn start(self) -> std::io::Result<oneshot::Receiver<Result<Summary, Error>>> {
+        let (done, result) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("trawl-commit".into())
+            .spawn(move || {
+                let _ = done.send(self.run());
+            })?;
+        Ok(result)
+    }
+
+    fn run(mut self) -> Result<Summary, Error> {
+        let builder = BatchBuilder {
             scope: self.scope.clone(),
             canonicalizer: self.canonicalizer.clone(),
             frontier: self.frontier_config.clone(),
             max_redirects: self.max_redirects,
             store_bodies: self.store_bodies,
             known: std::sync::Mutex::new(KnownUrls::new(KNOWN_URLS_CAPACITY)),
-        });
+        };
         let mut summary = Summary::default();
         loop {
             let mut items = Vec::with_capacity(self.commit_batch);
-            match self.input.recv().await {
+            match self.input.blocking_recv() {
                 Some(item) => items.push(item),
                 None => break,
             }
@@ -64,36 +73,26 @@ impl PersistStage {
                     Err(_) => break,
                 }
             }
-            self.commit(items, &builder, &mut summary).await?;
+            self.commit(items, &builder, &mut summary)?;
         }
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .map_err(|err| Error::Pipeline(format!("store flush task failed: {err}")))??;
+        self.store.flush()?;
         Ok(summary)
     }
 
-    async fn commit(
+    fn commit(
         &mut self,
         items: Vec<ParsedJob>,
-        builder: &Arc<BatchBuilder>,
+        builder: &BatchBuilder,
         summary: &mut Summary,
     ) -> Result<(), Error> {
-        let store = self.store.clone();
-        let builder = builder.clone();
-        let (pages, skipped, outcome) = self.committer.run(move || {
-            let mut skipped = BTreeMap::new();
-            let (batch, pages) = builder.build(&store, items, &mut skipped)?;
-            let started = Instant::now();
-            let pages_in_batch = batch.completed.len();
-            // A failed commit ends the crawl, so the cache may learn the batch before it lands.
-            builder.remember(&batch);
-            let outcome = store.commit(batch)?;
-            tracing::debug!(pages = pages_in_batch, elapsed = ?started.elapsed(), "committed a batch");
-            Ok::<_, Error>((pages, skipped, outcome))
-        })
-        .await
-        .map_err(|_| Error::Pipeline("store commit task failed".into()))??;
+        let mut skipped = BTreeMap::new();
+        let (batch, pages) = builder.build(&self.store, items, &mut skipped)?;
+        let started = Instant::now();
+        let pages_in_batch = batch.completed.len();
+        // A failed commit ends the crawl, so the cache may learn the batch before it lands.
+        builder.remember(&batch);
+        let outcome = self.store.commit(batch)?;
+        tracing::debug!(pages = pages_in_batch, elapsed = ?started.elapsed(), "committed a batch");
         for (reason, count) in skipped {
             *summary.skipped.entry(reason.to_string()).or_default() += count;
         }
@@ -131,13 +130,13 @@ impl PersistStage {
         // end before the work it discovered. A frontier that is gone (crawl abandoned) is fine:
         // the jobs are in the store.
         if !jobs.is_empty() {
-            let _ = self.frontier.send(FrontierCmd::Queued(jobs)).await;
+            let _ = self.frontier.blocking_send(FrontierCmd::Queued(jobs));
         }
         let hosts = pages
             .iter()
             .map(|page| (page.host_key.clone(), page.signal))
             .collect();
-        let _ = self.frontier.send(FrontierCmd::Completed(hosts)).await;
+        let _ = self.frontier.blocking_send(FrontierCmd::Completed(hosts));
         for (page, new) in pages.into_iter().zip(per_page_new) {
             if page.retry_at.is_some() {
                 continue;
@@ -153,7 +152,7 @@ impl PersistStage {
                 self.live.errors.fetch_add(1, Ordering::Relaxed);
             }
             // A caller that stopped listening does not stop the crawl.
-            let _ = self.pages.send(report).await;
+            let _ = self.pages.blocking_send(report);
         }
         Ok(())
     }

@@ -31,6 +31,7 @@
 //! ```
 
 mod counters;
+mod delay;
 mod error;
 mod graph;
 mod html;

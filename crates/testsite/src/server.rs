@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -21,6 +21,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::counters::Counters;
+use crate::delay::PreciseDelay;
 use crate::graph::{Served, SiteGraph};
 use crate::{html, SiteError, SiteSpec};
 
@@ -32,6 +33,7 @@ struct Shared {
     graph: SiteGraph,
     counters: Counters,
     latency: Duration,
+    delay: PreciseDelay,
 }
 
 /// A running synthetic site. Dropping it stops the listeners and closes connections.
@@ -104,6 +106,7 @@ impl TestSite {
             graph,
             counters: Counters::new(spec.hosts),
             latency: spec.latency,
+            delay: PreciseDelay::start()?,
         });
         let token = CancellationToken::new();
         let tasks = listeners
@@ -263,10 +266,11 @@ async fn handle(
     host: usize,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let arrived = Instant::now();
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let _in_flight = shared.counters.begin(host, path);
     if !shared.latency.is_zero() {
-        tokio::time::sleep(shared.latency).await;
+        shared.delay.until(arrived + shared.latency).await;
     }
     Ok(respond(&shared.graph, host, &req, path))
 }

@@ -121,6 +121,9 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed stderr (`trawl crawl ... 2>&1 | head`) must not make every logging thread
+        // panic on tracing's own eprintln! of the write error.
+        .log_internal_errors(false)
         .try_init();
 }
 

@@ -287,7 +287,7 @@ async fn run(
     .start()
     .map_err(|err| Error::Pipeline(format!("could not start the commit thread: {err}")))?;
 
-    let frontier_result = FrontierTask {
+    let frontier_task = FrontierTask {
         frontier,
         store: store.clone(),
         jobs: jobs_tx,
@@ -296,8 +296,15 @@ async fn run(
         abandon: abandon.clone(),
         live: live.clone(),
     }
-    .run()
-    .await;
+    .run();
+    let mut persist = persist;
+    // The persist stage ends early only when it fails (a commit error, or its thread panicked):
+    // then no completion will ever free the frontier's slots, so the frontier is dropped (which
+    // closes the job channel) and in-flight fetches are abandoned.
+    let (frontier_result, persisted_early) = tokio::select! {
+        result = frontier_task => (result, None),
+        persisted = &mut persist => (Err(Error::Pipeline("the persist stage stopped early".into())), Some(persisted)),
+    };
     if frontier_result.is_err() {
         abandon.cancel();
     }
@@ -305,13 +312,15 @@ async fn run(
     tracker.close();
     tracker.wait().await;
     // The persist stage ends after the parse threads, whose senders are its input.
-    let persisted = persist
-        .await
-        .map_err(|_| Error::Pipeline("persist stage failed (its thread panicked)".into()))?;
+    let persisted = match persisted_early {
+        Some(persisted) => persisted,
+        None => persist.await,
+    }
+    .map_err(|_| Error::Pipeline("persist stage failed (its thread panicked)".into()))?;
 
     grace_timer.abort();
-    let end = frontier_result?;
     let mut summary = persisted?;
+    let end = frontier_result?;
     let left = blocking(store, |store| Ok(store.counters()?)).await?;
     summary.queued_left = left.queued;
     summary.interrupted = end == FrontierEnd::Interrupted;

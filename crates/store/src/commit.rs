@@ -32,6 +32,17 @@ impl Store {
     /// batch's discoveries: a crash leaves each page either done with all its links queued, or
     /// still queued. An invalid batch (a host key with a 0 byte) changes nothing.
     pub fn commit(&self, batch: CommitBatch) -> Result<CommitOutcome, StoreError> {
+        let outcome = self.commit_unflushed(batch)?;
+        self.inner.db.flush()?;
+        Ok(outcome)
+    }
+
+    /// [`Store::commit`] without its last step: the batch is applied (its bodies are on disk
+    /// and synced, later reads see it) but not durable until the next [`Store::flush`]. A crash
+    /// before then loses the batch as a whole, never part of it. Lets a caller apply the next
+    /// batch while another thread flushes this one, and make several batches durable with one
+    /// flush.
+    pub fn commit_unflushed(&self, batch: CommitBatch) -> Result<CommitOutcome, StoreError> {
         let (ahead, last) = split_discoveries(&batch.discovered);
         // A batch in one transaction fails as a whole; one split in several must not fail after
         // its first transactions committed, so it is checked up front.
@@ -109,10 +120,7 @@ impl Store {
             }
         }
         writer.mark_committed();
-
-        // (4): durability comes only from flush.
-        inner.db.flush()?;
-        drop(writer);
+        // (4), durability, comes only from flush.
         Ok(outcome)
     }
 }

@@ -8,7 +8,9 @@
 //! [`Store::commit`] is a group commit: (1) append the batch's bodies to the segment, (2) fsync
 //! it, (3) apply the batch in ONE transaction over the four trees (a batch that discovers more
 //! than 256 URLs first queues the extra ones in transactions of their own, which bounds the
-//! memory one transaction holds), (4) flush sled. After a crash a URL is either done with all its
+//! memory one transaction holds), (4) flush sled. [`Store::commit_unflushed`] stops before (4),
+//! so a writer can apply its next batch while another thread flushes (one [`Store::flush`] makes
+//! every batch applied before it durable). After a crash a URL is either done with all its
 //! links queued, or still queued; segment bytes past the committed length are cut off on the next
 //! open. [`Store::verify`] checks every invariant of a store. No sled type appears in the API.
 //!

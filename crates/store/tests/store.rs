@@ -1201,3 +1201,104 @@ fn an_invalid_host_key_among_hundreds_of_links_changes_nothing() {
     );
     assert!(store.verify().unwrap().is_clean());
 }
+
+const UNFLUSHED_CHILD_ENV: &str = "TRAWL_STORE_TEST_UNFLUSHED_DIR";
+
+/// Runs only as the child of `flushed_batches_survive_a_crash_and_an_unflushed_one_is_whole_or_gone`:
+/// applies two batches and flushes them, applies a third without a flush, then dies without any
+/// cleanup.
+#[test]
+fn child_commits_unflushed_then_aborts() {
+    let Some(dir) = std::env::var_os(UNFLUSHED_CHILD_ENV) else {
+        return;
+    };
+    let store = Store::open(Path::new(&dir), &cfg()).unwrap();
+    // Two batches made durable by one flush.
+    for url in ["http://a.test/first", "http://a.test/second"] {
+        store
+            .commit_unflushed(CommitBatch {
+                discovered: vec![new_url(url, A, 0, None)],
+                completed: vec![done(url, A, Some(url.as_bytes()))],
+                ..CommitBatch::default()
+            })
+            .unwrap();
+    }
+    store.flush().unwrap();
+    // Enough links for several transactions, and bodies for the segment.
+    let discovered = (0..700)
+        .map(|i| {
+            new_url(
+                &format!("http://a.test/l{i}"),
+                A,
+                1,
+                Some("http://a.test/first"),
+            )
+        })
+        .collect();
+    let out = store
+        .commit_unflushed(CommitBatch {
+            discovered,
+            completed: vec![
+                done("http://a.test/l0", A, Some(b"<html>zero</html>")),
+                done("http://a.test/l1", A, Some(b"<html>one</html>")),
+            ],
+            ..CommitBatch::default()
+        })
+        .unwrap();
+    // Applied: later reads see it before any flush.
+    assert_eq!(out.newly_queued.len(), 700);
+    assert_eq!(
+        store.url("http://a.test/l1").unwrap().unwrap().state,
+        UrlState::Done
+    );
+    println!("CHILD-APPLIED-UNFLUSHED");
+    std::process::abort();
+}
+
+#[test]
+fn flushed_batches_survive_a_crash_and_an_unflushed_one_is_whole_or_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_commits_unflushed_then_aborts",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(UNFLUSHED_CHILD_ENV, dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "the child must die by abort");
+    assert!(stdout.contains("CHILD-APPLIED-UNFLUSHED"), "{stdout}");
+
+    let store = Store::open(dir.path(), &cfg()).unwrap();
+    // The flushed batches survived, bodies and all.
+    for url in ["http://a.test/first", "http://a.test/second"] {
+        let record = store.url(url).unwrap().unwrap();
+        assert_eq!(record.state, UrlState::Done);
+        let pointer = record.page.and_then(|p| p.body).unwrap();
+        assert_eq!(&store.read_body(&pointer).unwrap()[..], url.as_bytes());
+    }
+    // The unflushed one is all there or its completions are not: a page done without all its
+    // links queued would lose URLs.
+    let links_known = (0..700)
+        .filter(|i| store.url(&format!("http://a.test/l{i}")).unwrap().is_some())
+        .count();
+    let completions_done = ["http://a.test/l0", "http://a.test/l1"]
+        .iter()
+        .filter(|url| {
+            store
+                .url(url)
+                .unwrap()
+                .is_some_and(|r| r.state == UrlState::Done)
+        })
+        .count();
+    assert!(
+        completions_done == 0 || (completions_done == 2 && links_known == 700),
+        "{completions_done} completions survived with {links_known} of 700 links"
+    );
+    assert_eq!(store.counters().unwrap(), store.recount().unwrap());
+    let report = store.verify().unwrap();
+    assert!(report.is_clean(), "{:?}", report.violations);
+}

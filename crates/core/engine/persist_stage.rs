@@ -1,17 +1,21 @@
-//! The persist stage: the ONE writer to the store, on its own thread (its caches stay warm; the
-//! runtime never blocks). It groups parsed pages (as many as are waiting, up to `commit_batch`),
-//! turns each into a completion plus its in-scope discovered URLs and commits the group in one
-//! store transaction. Only then does it tell the frontier (new jobs first, then the completions)
-//! and the caller (one [`CrawledPage`] each, waiting on a slow caller).
+//! The persist stage: the ONE writer to the store, on two threads of its own (their caches stay
+//! warm; the runtime never blocks). The commit thread groups parsed pages (as many as are
+//! waiting, up to `commit_batch`), turns each into a completion plus its in-scope discovered URLs
+//! and applies the group to the store ([`Store::commit_unflushed`]: bodies synced, one sled
+//! transaction). The flush thread makes applied groups durable, several with one flush when they
+//! queue up, and only then tells the frontier (new jobs first, then the completions) and the
+//! caller (one [`CrawledPage`] each, waiting on a slow caller). So the next group is applied while
+//! the last one is flushed, and nothing is reported before it is durable.
 
 use std::collections::{BTreeMap, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use trawl_frontier::Scope;
-use trawl_store::Store;
+use trawl_store::{CommitOutcome, Store};
 
 use super::batch::{BatchBuilder, PreparedPage};
 use super::frontier_task::job_from_queued;
@@ -22,6 +26,10 @@ use crate::Error;
 
 /// URLs kept in the known-URL cache (about 100 bytes each).
 const KNOWN_URLS_CAPACITY: usize = 65_536;
+
+/// Applied groups waiting for the flush thread beyond the one it is flushing: the commit thread
+/// runs at most this far ahead of durability.
+const APPLIED_GROUPS_WAITING: usize = 1;
 
 pub(crate) struct PersistStage {
     pub(crate) store: Store,
@@ -37,21 +45,78 @@ pub(crate) struct PersistStage {
     pub(crate) live: Arc<LiveStats>,
 }
 
+/// A group applied to the store, on its way to being flushed and reported.
+struct Applied {
+    pages: Vec<PreparedPage>,
+    skipped: BTreeMap<&'static str, u64>,
+    outcome: CommitOutcome,
+}
+
+/// The flush thread's part: makes applied groups durable and reports them.
+struct Acknowledger {
+    store: Store,
+    frontier: mpsc::Sender<FrontierCmd>,
+    pages: mpsc::Sender<CrawledPage>,
+    live: Arc<LiveStats>,
+    summary: Summary,
+}
+
 impl PersistStage {
-    /// Starts the stage on its thread ("trawl-commit"). It runs until the input closes; the
-    /// receiver then gets what was committed, as a summary (elapsed not set). A thread that
-    /// panicked drops the sender.
+    /// Starts the stage on its threads ("trawl-commit", "trawl-flush"). It runs until the input
+    /// closes; the receiver then gets what was committed, as a summary (elapsed not set). The
+    /// first failure of either thread (an error or a panic) is sent at once, so the crawl can stop
+    /// instead of waiting for completions that will never come.
     pub(crate) fn start(self) -> std::io::Result<oneshot::Receiver<Result<Summary, Error>>> {
         let (done, result) = oneshot::channel();
+        let done = Arc::new(Mutex::new(Some(done)));
+        let (applied, to_flush) = std_mpsc::sync_channel(APPLIED_GROUPS_WAITING);
+        let acknowledger = Acknowledger {
+            store: self.store.clone(),
+            frontier: self.frontier.clone(),
+            pages: self.pages.clone(),
+            live: self.live.clone(),
+            summary: Summary::default(),
+        };
+        let flusher = {
+            let done = done.clone();
+            std::thread::Builder::new()
+                .name("trawl-flush".into())
+                .spawn(move || {
+                    let result = catch_unwind(AssertUnwindSafe(|| acknowledger.run(to_flush)))
+                        .unwrap_or_else(|_| {
+                            Err(Error::Pipeline("the flush thread panicked".into()))
+                        });
+                    result.map_err(|err| {
+                        finish(&done, Err(err));
+                        Error::Pipeline("the flush thread failed (reported already)".into())
+                    })
+                })?
+        };
         std::thread::Builder::new()
             .name("trawl-commit".into())
             .spawn(move || {
-                let _ = done.send(self.run());
+                let store = self.store.clone();
+                let applying = catch_unwind(AssertUnwindSafe(|| self.run(applied)))
+                    .unwrap_or_else(|_| Err(Error::Pipeline("the commit thread panicked".into())));
+                let applying = applying.map_err(|err| {
+                    finish(&done, Err(err));
+                    Error::Pipeline("the commit thread failed (reported already)".into())
+                });
+                // The flush thread ends once the commit thread's sender is gone.
+                let acknowledged = flusher
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Pipeline("the flush thread panicked".into())));
+                let result = match (applying, acknowledged) {
+                    (Err(err), _) | (Ok(()), Err(err)) => Err(err),
+                    (Ok(()), Ok(summary)) => store.flush().map(|()| summary).map_err(Into::into),
+                };
+                finish(&done, result);
             })?;
         Ok(result)
     }
 
-    fn run(mut self) -> Result<Summary, Error> {
+    /// The commit thread: applies groups until the input closes or the flush thread is gone.
+    fn run(mut self, applied: std_mpsc::SyncSender<Applied>) -> Result<(), Error> {
         let builder = BatchBuilder {
             scope: self.scope.clone(),
             canonicalizer: self.canonicalizer.clone(),
@@ -60,7 +125,6 @@ impl PersistStage {
             store_bodies: self.store_bodies,
             known: std::sync::Mutex::new(KnownUrls::new(KNOWN_URLS_CAPACITY)),
         };
-        let mut summary = Summary::default();
         loop {
             let mut items = Vec::with_capacity(self.commit_batch);
             match self.input.blocking_recv() {
@@ -73,26 +137,66 @@ impl PersistStage {
                     Err(_) => break,
                 }
             }
-            self.commit(items, &builder, &mut summary)?;
+            let group = self.apply(items, &builder)?;
+            if applied.send(group).is_err() {
+                // The flush thread failed; its error is reported.
+                break;
+            }
         }
-        self.store.flush()?;
-        Ok(summary)
+        Ok(())
     }
 
-    fn commit(
-        &mut self,
-        items: Vec<ParsedJob>,
-        builder: &BatchBuilder,
-        summary: &mut Summary,
-    ) -> Result<(), Error> {
+    fn apply(&mut self, items: Vec<ParsedJob>, builder: &BatchBuilder) -> Result<Applied, Error> {
         let mut skipped = BTreeMap::new();
         let (batch, pages) = builder.build(&self.store, items, &mut skipped)?;
         let started = Instant::now();
         let pages_in_batch = batch.completed.len();
         // A failed commit ends the crawl, so the cache may learn the batch before it lands.
         builder.remember(&batch);
-        let outcome = self.store.commit(batch)?;
-        tracing::debug!(pages = pages_in_batch, elapsed = ?started.elapsed(), "committed a batch");
+        let outcome = self.store.commit_unflushed(batch)?;
+        tracing::debug!(pages = pages_in_batch, elapsed = ?started.elapsed(), "applied a batch");
+        Ok(Applied {
+            pages,
+            skipped,
+            outcome,
+        })
+    }
+}
+
+/// Sends the stage's result unless one was sent already (the first failure wins).
+fn finish(
+    done: &Mutex<Option<oneshot::Sender<Result<Summary, Error>>>>,
+    result: Result<Summary, Error>,
+) {
+    if let Some(done) = done.lock().ok().and_then(|mut done| done.take()) {
+        let _ = done.send(result);
+    }
+}
+
+impl Acknowledger {
+    /// Flushes and reports applied groups, in order, until the commit thread is done.
+    fn run(mut self, to_flush: std_mpsc::Receiver<Applied>) -> Result<Summary, Error> {
+        while let Ok(first) = to_flush.recv() {
+            let mut groups = vec![first];
+            groups.extend(to_flush.try_iter());
+            let started = Instant::now();
+            self.store.flush()?;
+            tracing::debug!(groups = groups.len(), elapsed = ?started.elapsed(), "flushed");
+            for group in groups {
+                self.report(group);
+            }
+        }
+        Ok(self.summary)
+    }
+
+    /// Tells the frontier and the caller about a durable group.
+    fn report(&mut self, group: Applied) {
+        let Applied {
+            pages,
+            skipped,
+            outcome,
+        } = group;
+        let summary = &mut self.summary;
         for (reason, count) in skipped {
             *summary.skipped.entry(reason.to_string()).or_default() += count;
         }
@@ -154,6 +258,5 @@ impl PersistStage {
             // A caller that stopped listening does not stop the crawl.
             let _ = self.pages.blocking_send(report);
         }
-        Ok(())
     }
 }

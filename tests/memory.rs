@@ -54,3 +54,56 @@ async fn frontier_memory_stays_within_its_window_and_nothing_is_lost() {
     );
     assert!(page_requests(&site).values().all(|n| *n == 1));
 }
+
+/// A crawl whose caller does not want bodies on the page stream (the CLI) frees each body once it
+/// is parsed and encoded: the stream's pages come without one, yet the store keeps every body,
+/// of the size the page reports. By default the stream carries them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_without_bodies_on_the_stream_still_have_every_body_stored() {
+    let site = TestSite::start(SiteSpec {
+        pages: 200,
+        hosts: 1,
+        ..SiteSpec::default()
+    })
+    .await
+    .unwrap();
+    for with_bodies in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.crawl.seeds = vec![site.seed_url()];
+        config.crawl.store_dir = dir.path().join("bodies.trawl");
+        let crawl = Crawl::new(config).await.unwrap();
+        let crawl = if with_bodies {
+            crawl
+        } else {
+            crawl.without_page_bodies()
+        };
+        let mut run = crawl.start();
+        let mut sizes = Vec::new();
+        while let Some(page) = run.next_page().await {
+            if page.status == Some(200) {
+                assert!(page.body_size > 0, "{}", page.url);
+                let expected_len = if with_bodies { page.body_size } else { 0 };
+                assert_eq!(page.body.len() as u64, expected_len, "{}", page.url);
+                sizes.push((page.url.to_string(), page.body_size));
+            }
+        }
+        run.finish().await.unwrap();
+        assert!(sizes.len() >= 200, "{} pages", sizes.len());
+
+        let store = trawl_store::Store::open(
+            &dir.path().join("bodies.trawl"),
+            &trawl_store::StoreConfig::default(),
+        )
+        .unwrap();
+        for (url, size) in sizes {
+            let record = store.url(&url).unwrap().unwrap();
+            let pointer = record.page.and_then(|page| page.body).unwrap();
+            assert_eq!(
+                store.read_body(&pointer).unwrap().len() as u64,
+                size,
+                "{url}"
+            );
+        }
+    }
+}

@@ -158,7 +158,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// Runs a crawl with progress, Ctrl-C handling and a summary; returns the exit code.
 async fn drive(crawl: Crawl, quiet: bool) -> anyhow::Result<u8> {
     let store_dir = crawl.config().crawl.store_dir.clone();
-    let mut run: CrawlRun = crawl.start();
+    // The CLI reports counts, never bodies: let each body go as soon as it is stored.
+    let mut run: CrawlRun = crawl.without_page_bodies().start();
     let cancel = run.cancel_token();
     tokio::spawn(async move {
         wait_for_signal().await;

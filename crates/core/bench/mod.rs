@@ -128,7 +128,8 @@ async fn crawl(
     config.frontier.max_pages = max_pages;
     let cpu_before = cpu_seconds();
     let started = Instant::now();
-    let run = Crawl::new(config).await?.start();
+    // Like the CLI, which never reads the bodies on the page stream.
+    let run = Crawl::new(config).await?.without_page_bodies().start();
     let mut report = Report::measure(name, run, started).await?;
     report.cpu_seconds = cpu_seconds() - cpu_before;
     report.store_bytes = trawl::store_size(store).await?;
@@ -163,7 +164,8 @@ async fn resume(command: &BenchCommand, store: &Path) -> anyhow::Result<Report> 
     })
     .await?;
     let opened = started.elapsed();
-    let mut report = Report::measure("resume", crawl.start(), started).await?;
+    let mut report =
+        Report::measure("resume", crawl.without_page_bodies().start(), started).await?;
     report.cpu_seconds = cpu_seconds() - cpu_before;
     report.store_bytes = trawl::store_size(store).await?;
     report.resume_open = Some(opened);

@@ -167,6 +167,7 @@ impl BatchBuilder {
             host,
             parsed,
             encoded_body,
+            body_size,
         } = item;
         let stats = hosts
             .entry(job.host_key.clone())
@@ -190,6 +191,7 @@ impl BatchBuilder {
             content_type: None,
             title: None,
             body: Bytes::new(),
+            body_size: 0,
             outlinks: 0,
             newly_queued: 0,
             error: None,
@@ -208,7 +210,7 @@ impl BatchBuilder {
                 page.etag = fetched.header_str("etag").map(str::to_string);
                 page.last_modified = fetched.header_str("last-modified").map(str::to_string);
                 page.elapsed_ms = fetched.elapsed.as_millis() as u64;
-                page.body_size = fetched.body.len() as u64;
+                page.body_size = body_size;
                 if is_final {
                     if let Some(target) = &fetched.redirect_to {
                         page.redirect_to = Some(target.to_string());
@@ -242,7 +244,8 @@ impl BatchBuilder {
                 report.outlinks = page.outlinks;
                 report.elapsed = fetched.elapsed;
                 report.body = fetched.body.clone();
-                if is_final && self.store_bodies && !fetched.body.is_empty() {
+                report.body_size = body_size;
+                if is_final && self.store_bodies && body_size > 0 {
                     body = Some(match encoded_body {
                         Some(encoded) => Body::Encoded(encoded),
                         None => Body::Raw(fetched.body),

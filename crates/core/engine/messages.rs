@@ -71,4 +71,6 @@ pub(crate) struct ParsedJob {
     pub(crate) parsed: Option<Parsed>,
     /// The body, encoded for the store by the parse stage (when bodies are kept).
     pub(crate) encoded_body: Option<trawl_store::EncodedBody>,
+    /// The decoded body's size (the body itself may have been dropped once it was encoded).
+    pub(crate) body_size: u64,
 }

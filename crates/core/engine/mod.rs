@@ -47,6 +47,7 @@ pub struct Crawl {
     fetcher: Fetcher,
     parser: Parser,
     fresh: bool,
+    page_bodies: bool,
 }
 
 impl Crawl {
@@ -108,7 +109,17 @@ impl Crawl {
             fetcher,
             parser,
             fresh,
+            page_bodies: true,
         })
+    }
+
+    /// Pages on the stream come without their body ([`CrawledPage::body`] empty,
+    /// [`CrawledPage::body_size`] still set; the store keeps every body as configured). Each body
+    /// is then freed as soon as it is parsed and encoded rather than when its page is committed,
+    /// which lowers the crawl's peak memory. For callers that do not read bodies, like the CLI.
+    pub fn without_page_bodies(mut self) -> Crawl {
+        self.page_bodies = false;
+        self
     }
 
     /// The effective configuration.
@@ -189,6 +200,7 @@ async fn run(
         fetcher,
         parser,
         fresh,
+        page_bodies,
     } = crawl;
     let seeds = plan.seeds.clone();
     if fresh {
@@ -268,6 +280,7 @@ async fn run(
     let parse_work = parse_stage::ParseWork {
         parser,
         encoder: config.crawl.store_bodies.then(|| store.clone()),
+        page_bodies,
     };
     parse_stage::start(parse_work, fetched_rx, parsed_tx, plan.parse_workers)
         .map_err(|err| Error::Pipeline(format!("could not start the parse threads: {err}")))?;

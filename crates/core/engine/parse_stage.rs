@@ -19,6 +19,9 @@ pub(crate) struct ParseWork {
     pub(crate) parser: Parser,
     /// Encodes bodies when they are kept (`store_bodies`); `None` when they are not.
     pub(crate) encoder: Option<Store>,
+    /// Whether the caller's page stream carries bodies. When it does not, a body is dropped as
+    /// soon as it is parsed and encoded instead of living until its page is committed.
+    pub(crate) page_bodies: bool,
 }
 
 /// Starts `workers` parse threads; they end when `input` closes, dropping their `output` (so the
@@ -39,21 +42,28 @@ pub(crate) fn start(
 fn parse_one(work: &ParseWork, item: FetchedJob) -> ParsedJob {
     let FetchedJob {
         job,
-        outcome,
+        mut outcome,
         fetched_at,
         host,
     } = item;
-    let (parsed, encoded_body) = match &outcome {
+    let mut body_size = 0;
+    let (parsed, encoded_body) = match &mut outcome {
         FetchOutcome::Fetched(fetched) if !fetched.body.is_empty() => {
+            body_size = fetched.body.len() as u64;
             let is_html =
                 fetched.status.is_success() && trawl_parser::is_html(fetched.content_type());
             let done = catch_unwind(AssertUnwindSafe(|| {
                 parse_and_encode(work, &job.url, fetched, is_html)
             }));
-            done.unwrap_or_else(|_| {
+            let (parsed, encoded) = done.unwrap_or_else(|_| {
                 tracing::error!(url = %job.url, "parsing or encoding the page panicked");
                 (None, None)
-            })
+            });
+            // Nothing but the page stream could still want the raw body now.
+            if !work.page_bodies && (encoded.is_some() || work.encoder.is_none()) {
+                fetched.body = bytes::Bytes::new();
+            }
+            (parsed, encoded)
         }
         _ => (None, None),
     };
@@ -64,6 +74,7 @@ fn parse_one(work: &ParseWork, item: FetchedJob) -> ParsedJob {
         host,
         parsed,
         encoded_body,
+        body_size,
     }
 }
 

@@ -251,7 +251,7 @@ impl Acknowledger {
             self.live.pages.fetch_add(1, Ordering::Relaxed);
             self.live
                 .bytes
-                .fetch_add(report.body.len() as u64, Ordering::Relaxed);
+                .fetch_add(report.body_size, Ordering::Relaxed);
             if report.error.is_some() {
                 self.live.errors.fetch_add(1, Ordering::Relaxed);
             }

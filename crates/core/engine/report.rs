@@ -21,8 +21,11 @@ pub struct CrawledPage {
     pub content_type: Option<String>,
     /// The HTML title, if any.
     pub title: Option<String>,
-    /// The (decoded) body; empty when the fetch failed.
+    /// The (decoded) body; empty when the fetch failed, and for every page of a crawl started
+    /// [`without page bodies`](crate::Crawl::without_page_bodies) (the store still keeps it).
     pub body: Bytes,
+    /// The size of the decoded body in bytes, whether or not `body` holds it.
+    pub body_size: u64,
     /// Links found on the page that may be followed.
     pub outlinks: u32,
     /// Of those, how many were new to the crawl and queued.
@@ -108,7 +111,7 @@ impl Summary {
 
     pub(crate) fn record_page(&mut self, page: &CrawledPage) {
         self.pages += 1;
-        self.bytes += page.body.len() as u64;
+        self.bytes += page.body_size;
         if let Some(status) = page.status {
             *self.statuses.entry(status).or_default() += 1;
         }

@@ -14,6 +14,11 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+/// Largest read buffer hyper keeps per HTTP/1 connection (hyper's default is ~400 KB). Each
+/// pooled connection that once read a large body kept a buffer grown that far: 15 MB of the
+/// Rust docs crawl's heap peak over 64 connections. Response heads must fit in it.
+const HTTP1_MAX_READ_BUFFER: usize = 64 * 1024;
 use rustls::RootCertStore;
 
 use crate::config::FetcherConfig;
@@ -86,6 +91,7 @@ pub(crate) fn build_client(
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(config.pool_idle_timeout)
         .pool_max_idle_per_host(config.pool_max_idle_per_host)
+        .http1_max_buf_size(HTTP1_MAX_READ_BUFFER)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .build(https);

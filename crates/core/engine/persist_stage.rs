@@ -147,14 +147,15 @@ impl PersistStage {
     }
 
     fn apply(&mut self, items: Vec<ParsedJob>, builder: &BatchBuilder) -> Result<Applied, Error> {
+        let started = Instant::now();
         let mut skipped = BTreeMap::new();
         let (batch, pages) = builder.build(&self.store, items, &mut skipped)?;
-        let started = Instant::now();
+        let built = started.elapsed();
         let pages_in_batch = batch.completed.len();
         // A failed commit ends the crawl, so the cache may learn the batch before it lands.
         builder.remember(&batch);
         let outcome = self.store.commit_unflushed(batch)?;
-        tracing::debug!(pages = pages_in_batch, elapsed = ?started.elapsed(), "applied a batch");
+        tracing::debug!(pages = pages_in_batch, ?built, elapsed = ?started.elapsed(), "applied a batch");
         Ok(Applied {
             pages,
             skipped,

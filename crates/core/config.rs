@@ -122,6 +122,12 @@ impl Config {
         if self.crawl.commit_batch == 0 {
             return Err(Error::Usage("crawl.commit_batch must be at least 1".into()));
         }
+        if self.fetcher.body_bytes_in_flight == 0 {
+            return Err(Error::Usage(
+                "fetcher.body_bytes_in_flight must be at least 1 (bytes of bodies read at once)"
+                    .into(),
+            ));
+        }
         self.frontier
             .validate()
             .map_err(|err| Error::Usage(err.to_string()))?;
@@ -246,6 +252,22 @@ mod tests {
             missing.is_empty(),
             "keys missing from config/default.toml: {missing:?}"
         );
+    }
+
+    #[test]
+    fn a_zero_body_budget_is_a_usage_error_that_names_the_key() {
+        let mut config = Config::default();
+        config.crawl.seeds = vec!["http://example.com/".into()];
+        config.fetcher.body_bytes_in_flight = 0;
+        match config.plan() {
+            Err(Error::Usage(message)) => {
+                assert!(
+                    message.contains("fetcher.body_bytes_in_flight"),
+                    "{message}"
+                )
+            }
+            other => panic!("expected a usage error, got {:?}", other.err()),
+        }
     }
 
     #[test]

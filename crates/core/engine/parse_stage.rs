@@ -19,8 +19,9 @@ pub(crate) struct ParseWork {
     pub(crate) parser: Parser,
     /// Encodes bodies when they are kept (`store_bodies`); `None` when they are not.
     pub(crate) encoder: Option<Store>,
-    /// Whether the caller's page stream carries bodies. When it does not, a body is dropped as
-    /// soon as it is parsed and encoded instead of living until its page is committed.
+    /// Whether the caller's page stream carries bodies. When it does not, a body (and its room
+    /// in the fetcher's body budget) is let go as soon as it is parsed and encoded instead of
+    /// living until its page is committed.
     pub(crate) page_bodies: bool,
 }
 
@@ -62,6 +63,9 @@ fn parse_one(work: &ParseWork, item: FetchedJob) -> ParsedJob {
             // Nothing but the page stream could still want the raw body now.
             if !work.page_bodies && (encoded.is_some() || work.encoder.is_none()) {
                 fetched.body = bytes::Bytes::new();
+                // Its room in the fetcher's body budget goes with it; otherwise the room is
+                // given back when the page is committed.
+                fetched.room.release();
             }
             (parsed, encoded)
         }

@@ -44,6 +44,10 @@ pub struct FetcherConfig {
     /// Cap on the DECODED body size in bytes; larger bodies fail with `too_large`.
     /// Content-Length is not trusted: the limit is enforced while reading.
     pub max_body_bytes: u64,
+    /// Most body bytes read at once across all fetches. A fetch waits for room before it reads
+    /// its body (the wait does not count against the timeouts), reserving the declared length
+    /// (capped at `max_body_bytes`), so pages of many megabytes are not all held at once.
+    pub body_bytes_in_flight: u64,
     /// Extra trusted root certificates (PEM files), in addition to the bundled webpki roots.
     pub ca_certs: Vec<PathBuf>,
     /// Fetch, cache and obey robots.txt (RFC 9309).
@@ -80,6 +84,7 @@ impl Default for FetcherConfig {
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 32,
             max_body_bytes: 10 * 1024 * 1024,
+            body_bytes_in_flight: 16 * 1024 * 1024,
             ca_certs: Vec::new(),
             obey_robots: true,
             requests_per_second: None,

@@ -17,6 +17,7 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::connect::capture_connection;
 
 use crate::body::{encoding_of, read_body, Overflow};
+use crate::budget::{reservation, BodyBudget, BodyRoom};
 use crate::client::{build_client, HttpClient};
 use crate::config::FetcherConfig;
 use crate::error::{chain_message, is_timed_out, is_tls_error, FetchError};
@@ -49,6 +50,10 @@ pub struct Fetched {
     /// `Retry-After` (any status): delta-seconds, or an HTTP-date relative to now (a past
     /// date gives zero). `None` if absent or unparsable.
     pub retry_after: Option<Duration>,
+    /// The body's room in the fetcher's `body_bytes_in_flight` budget: other fetches wait for
+    /// room while this is held. Dropped with the `Fetched`; release it early
+    /// ([`BodyRoom::release`]) once the body is let go.
+    pub room: BodyRoom,
 }
 
 impl Fetched {
@@ -104,6 +109,8 @@ pub(crate) struct Inner {
     /// `Proxy-Authorization` for http:// targets sent through the proxy.
     proxy_auth: Option<HeaderValue>,
     pub(crate) robots: RobotsCache,
+    /// Room for bodies being read at once (`body_bytes_in_flight`).
+    body_budget: BodyBudget,
 }
 
 /// A cheap-to-clone HTTP(S) fetcher. All clones share one pooled client, one rate limiter and
@@ -140,6 +147,7 @@ impl Fetcher {
             })?;
         Ok(Fetcher {
             inner: Arc::new(Inner {
+                body_budget: BodyBudget::new(config.body_bytes_in_flight),
                 config,
                 client,
                 limiter,
@@ -261,13 +269,14 @@ impl Fetcher {
         let (parts, body) = response.into_parts();
         let url_str = url.as_str();
         let encoding = encoding_of(&parts.headers, url_str)?;
-        if encoding == crate::body::Encoding::Identity && opts.overflow == Overflow::Error {
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let identity = encoding == crate::body::Encoding::Identity;
+        if identity && opts.overflow == Overflow::Error {
             // An honest Content-Length above the cap fails without reading anything.
-            let declared = parts
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
             if declared.is_some_and(|len| len > opts.limit) {
                 return Err(FetchError::BodyTooLarge {
                     url: url.to_string(),
@@ -275,6 +284,14 @@ impl Fetcher {
                 });
             }
         }
+        // Room for the body among the bodies being read; waiting for it counts against no timeout.
+        let waiting_since = tokio::time::Instant::now();
+        let room = self
+            .inner
+            .body_budget
+            .reserve(reservation(declared, !identity, opts.limit))
+            .await;
+        let deadline = deadline + waiting_since.elapsed();
         // Phase 3: the body, with body_idle_timeout between pieces and the whole-fetch deadline.
         let read = read_body(
             body,
@@ -308,6 +325,7 @@ impl Fetcher {
             redirect_to,
             version: parts.version,
             retry_after,
+            room,
         })
     }
 

@@ -9,6 +9,8 @@
 //!   configured extra request headers;
 //! - bodies read frame by frame, decoded (gzip, deflate, br, zstd) and capped on the DECODED size,
 //!   so decompression bombs and endless bodies are cut off with bounded memory;
+//! - a byte budget for bodies held at once across all fetches (`body_bytes_in_flight`): a body
+//!   waits for room before it is read and keeps it as [`Fetched::room`] until let go;
 //! - an optional per-host rate limit (governor, keyed by [`host_key`]);
 //! - no redirect following: a 3xx comes back with [`Fetched::redirect_to`] set;
 //! - robots.txt (RFC 9309) fetched once per host, cached single-flight, via [`Fetcher::robots`],
@@ -48,6 +50,7 @@
 //! ```
 
 mod body;
+mod budget;
 mod client;
 mod config;
 mod error;
@@ -57,6 +60,7 @@ mod proxy;
 mod robots;
 mod rules;
 
+pub use budget::BodyRoom;
 pub use config::{FetcherConfig, DEFAULT_USER_AGENT};
 pub use error::{status_is_retryable, FetchError};
 pub use fetch::{host_key, Fetched, Fetcher};

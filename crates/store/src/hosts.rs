@@ -80,8 +80,7 @@ pub(crate) fn encode_host_stats(h: &HostStats) -> Vec<u8> {
 
 /// Decodes host statistics; `host` names them in errors.
 pub(crate) fn decode_host_stats(bytes: &[u8], host: &str) -> Result<HostStats, StoreError> {
-    let what = format!("statistics of host {host}");
-    let mut r = Reader::new(bytes, &what, &[VALUE_VERSION])?;
+    let mut r = Reader::new(bytes, "statistics of host", host, &[VALUE_VERSION])?;
     let h = HostStats {
         requests: r.uint()?,
         errors: r.uint()?,

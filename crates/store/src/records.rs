@@ -277,14 +277,39 @@ impl Writer {
 
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
-    what: &'a str,
+    what: What<'a>,
     /// The value's version byte.
     pub(crate) version: u8,
 }
 
+/// What a value is, for error messages ("record of" + URL), formatted only if one is needed:
+/// records are decoded on every lookup.
+#[derive(Clone, Copy)]
+pub(crate) struct What<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) of: &'a str,
+}
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.of.is_empty() {
+            f.write_str(self.kind)
+        } else {
+            write!(f, "{} {}", self.kind, self.of)
+        }
+    }
+}
+
 impl<'a> Reader<'a> {
-    /// A reader of a value whose version byte must be one of `versions`.
-    pub(crate) fn new(buf: &'a [u8], what: &'a str, versions: &[u8]) -> Result<Self, StoreError> {
+    /// A reader of a value whose version byte must be one of `versions`; `kind` and `of` name
+    /// it in errors (`of` may be empty).
+    pub(crate) fn new(
+        buf: &'a [u8],
+        kind: &'a str,
+        of: &'a str,
+        versions: &[u8],
+    ) -> Result<Self, StoreError> {
+        let what = What { kind, of };
         match buf.split_first() {
             Some((v, rest)) if versions.contains(v) => Ok(Reader {
                 buf: rest,
@@ -416,8 +441,7 @@ pub(crate) fn encode_record(r: &UrlRecord) -> Vec<u8> {
 
 /// Decodes a URL record; `url` is only used in error messages.
 pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreError> {
-    let what = format!("record of {url}");
-    let mut r = Reader::new(bytes, &what, &[1, 2, RECORD_VERSION])?;
+    let mut r = Reader::new(bytes, "record of", url, &[1, 2, RECORD_VERSION])?;
     let state = match r.uint()? {
         0 => UrlState::Queued,
         1 => UrlState::Done,
@@ -497,7 +521,7 @@ pub(crate) fn encode_counters(c: &Counters) -> Vec<u8> {
 
 /// Decodes the counters.
 pub(crate) fn decode_counters(bytes: &[u8]) -> Result<Counters, StoreError> {
-    let mut r = Reader::new(bytes, "counters", &[VALUE_VERSION])?;
+    let mut r = Reader::new(bytes, "counters", "", &[VALUE_VERSION])?;
     let c = Counters {
         queued: r.uint()?,
         done: r.uint()?,
@@ -516,7 +540,7 @@ pub(crate) fn encode_u64(v: u64) -> Vec<u8> {
 
 /// Decodes one unsigned integer; `what` names it in errors.
 pub(crate) fn decode_u64(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
-    let mut r = Reader::new(bytes, what, &[VALUE_VERSION])?;
+    let mut r = Reader::new(bytes, what, "", &[VALUE_VERSION])?;
     let v = r.uint()?;
     r.finish()?;
     Ok(v)

@@ -71,15 +71,28 @@ impl Fetched {
 /// Host key: `"scheme://host:port"` with the port always explicit (the key hyper-util pools on).
 /// IPv6 hosts keep their brackets, e.g. `http://[::1]:80`.
 pub fn host_key(url: &url::Url) -> String {
-    let host = match url.host() {
-        Some(url::Host::Ipv6(addr)) => format!("[{addr}]"),
-        Some(h) => h.to_string(),
-        None => String::new(),
-    };
-    match url.port_or_known_default() {
-        Some(port) => format!("{}://{}:{}", url.scheme(), host, port),
-        None => format!("{}://{}", url.scheme(), host),
+    use std::fmt::Write;
+    let scheme = url.scheme();
+    let mut key = String::with_capacity(scheme.len() + url.host_str().map_or(0, str::len) + 9);
+    key.push_str(scheme);
+    key.push_str("://");
+    // Built by hand: the key is made for every URL a crawl discovers.
+    match url.host() {
+        // Written as std writes the address (url's own form differs for IPv4-mapped ones, and
+        // stored keys must not change).
+        Some(url::Host::Ipv6(addr)) => {
+            let _ = write!(key, "[{addr}]");
+        }
+        Some(url::Host::Domain(domain)) => key.push_str(domain),
+        Some(url::Host::Ipv4(addr)) => {
+            let _ = write!(key, "{addr}");
+        }
+        None => {}
     }
+    if let Some(port) = url.port_or_known_default() {
+        let _ = write!(key, ":{port}");
+    }
+    key
 }
 
 /// `host:port` for error messages.
@@ -405,6 +418,34 @@ fn to_uri(url: &url::Url) -> Result<Uri, FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_keys_are_written_as_before() {
+        fn old_host_key(url: &url::Url) -> String {
+            let host = match url.host() {
+                Some(url::Host::Ipv6(addr)) => format!("[{addr}]"),
+                Some(h) => h.to_string(),
+                None => String::new(),
+            };
+            match url.port_or_known_default() {
+                Some(port) => format!("{}://{}:{}", url.scheme(), host, port),
+                None => format!("{}://{}", url.scheme(), host),
+            }
+        }
+        for url in [
+            "http://example.com/a",
+            "https://Example.COM:8443/",
+            "http://127.0.0.1:8089/index.html",
+            "https://[::1]/x",
+            "http://[::ffff:1.2.3.4]:81/",
+            "https://xn--bcher-kva.example/",
+            "file:///tmp/x",
+            "data:text/plain,hi",
+        ] {
+            let url = url::Url::parse(url).unwrap();
+            assert_eq!(host_key(&url), old_host_key(&url), "{url}");
+        }
+    }
 
     #[test]
     fn host_keys_have_explicit_ports() {

@@ -62,12 +62,12 @@ struct Verdict {
 }
 
 impl BatchBuilder {
-    /// Builds the batch for `items`. A page's depth is the one in its store record, which is lower
+    /// Builds the batch for `items` (draining it). A page's depth is the one in its store record, which is lower
     /// than its job's when a shorter path to it was found while it was queued.
     pub(crate) fn build(
         &self,
         store: &Store,
-        items: Vec<ParsedJob>,
+        items: &mut Vec<ParsedJob>,
         skipped: &mut Skipped,
     ) -> Result<(CommitBatch, Vec<PreparedPage>), Error> {
         let mut pages = Vec::with_capacity(items.len());
@@ -82,7 +82,7 @@ impl BatchBuilder {
             known: &known,
             in_batch: HashMap::new(),
         };
-        for mut item in items {
+        for mut item in items.drain(..) {
             if let Some(record) = store.url(item.job.url.as_str())? {
                 if record.depth < item.job.depth {
                     item.job.depth = record.depth;

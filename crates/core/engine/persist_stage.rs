@@ -125,8 +125,11 @@ impl PersistStage {
             store_bodies: self.store_bodies,
             known: std::sync::Mutex::new(KnownUrls::new(KNOWN_URLS_CAPACITY)),
         };
+        // One buffer for every group: at the default batch size it is larger than glibc's mmap
+        // threshold, and a fresh one per group cost an mmap, its page faults and an munmap (with
+        // a TLB shootdown) on this thread each time.
+        let mut items = Vec::with_capacity(self.commit_batch);
         loop {
-            let mut items = Vec::with_capacity(self.commit_batch);
             match self.input.blocking_recv() {
                 Some(item) => items.push(item),
                 None => break,
@@ -137,7 +140,7 @@ impl PersistStage {
                     Err(_) => break,
                 }
             }
-            let group = self.apply(items, &builder)?;
+            let group = self.apply(&mut items, &builder)?;
             if applied.send(group).is_err() {
                 // The flush thread failed; its error is reported.
                 break;
@@ -146,7 +149,12 @@ impl PersistStage {
         Ok(())
     }
 
-    fn apply(&mut self, items: Vec<ParsedJob>, builder: &BatchBuilder) -> Result<Applied, Error> {
+    /// Builds and applies the group in `items` (leaving it empty).
+    fn apply(
+        &mut self,
+        items: &mut Vec<ParsedJob>,
+        builder: &BatchBuilder,
+    ) -> Result<Applied, Error> {
         let started = Instant::now();
         let mut skipped = BTreeMap::new();
         let (batch, pages) = builder.build(&self.store, items, &mut skipped)?;

@@ -15,6 +15,7 @@ use trawl_store::{
 use url::Url;
 
 use super::known::KnownUrls;
+use super::links::{FingerprintMap, FoundLink};
 use super::messages::{FetchOutcome, ParsedJob};
 use super::report::CrawledPage;
 use crate::Error;
@@ -38,7 +39,8 @@ struct Discoveries<'a> {
     batch: CommitBatch,
     skipped: &'a mut Skipped,
     known: &'a KnownUrls,
-    in_batch: HashMap<String, u32>,
+    /// Fingerprints of the URLs in the batch, with their least depth.
+    in_batch: FingerprintMap<u32>,
 }
 
 /// One page of a batch: its report for the caller, what it discovered, and what it says about
@@ -53,6 +55,13 @@ pub(crate) struct PreparedPage {
 }
 
 type Skipped = BTreeMap<&'static str, u64>;
+
+/// A built batch, its pages, and the fingerprints of the URLs it discovered with their depths.
+pub(crate) struct Built {
+    pub(crate) batch: CommitBatch,
+    pub(crate) pages: Vec<PreparedPage>,
+    pub(crate) found: FingerprintMap<u32>,
+}
 
 /// What to do with a finished job.
 struct Verdict {
@@ -69,7 +78,7 @@ impl BatchBuilder {
         store: &Store,
         items: &mut Vec<ParsedJob>,
         skipped: &mut Skipped,
-    ) -> Result<(CommitBatch, Vec<PreparedPage>), Error> {
+    ) -> Result<Built, Error> {
         let mut pages = Vec::with_capacity(items.len());
         let mut hosts: HashMap<String, HostStatsDelta> = HashMap::new();
         let known = self
@@ -80,7 +89,7 @@ impl BatchBuilder {
             batch: CommitBatch::default(),
             skipped,
             known: &known,
-            in_batch: HashMap::new(),
+            in_batch: FingerprintMap::default(),
         };
         for mut item in items.drain(..) {
             if let Some(record) = store.url(item.job.url.as_str())? {
@@ -99,15 +108,20 @@ impl BatchBuilder {
         }
         let mut batch = found.batch;
         batch.host_stats = hosts.into_values().collect();
-        Ok((batch, pages))
+        Ok(Built {
+            batch,
+            pages,
+            found: found.in_batch,
+        })
     }
 
-    /// Records that the store holds every URL `batch` discovered, at most at the depth it was
-    /// found at (call as the batch is committed).
-    pub(crate) fn remember(&self, batch: &CommitBatch) {
+    /// Records that the store holds every URL the batch discovered (`found`, from
+    /// [`BatchBuilder::build`]), at most at the depth it was found at (call as the batch is
+    /// committed).
+    pub(crate) fn remember(&self, found: &FingerprintMap<u32>) {
         if let Ok(mut known) = self.known.lock() {
-            for new in &batch.discovered {
-                known.insert(&new.url, new.depth);
+            for (fingerprint, depth) in found {
+                known.insert(*fingerprint, *depth);
             }
         }
     }
@@ -166,6 +180,7 @@ impl BatchBuilder {
             fetched_at,
             host,
             parsed,
+            links,
             encoded_body,
             body_size,
         } = item;
@@ -230,12 +245,11 @@ impl BatchBuilder {
                             page.records = serde_json::to_string(&parsed.records).ok();
                             report.records = parsed.records.clone();
                         }
-                        let mut outlinks = 0u32;
-                        for link in parsed.links_to_follow() {
-                            outlinks += 1;
-                            self.discover(link, job.depth + 1, 0, &job.url, found);
+                        page.outlinks = links.len() as u32;
+                        let found_on = job.url.as_str();
+                        for link in links {
+                            self.discover(link, job.depth + 1, 0, found_on, found);
                         }
-                        page.outlinks = outlinks;
                     }
                 }
                 report.status = page.status;
@@ -300,39 +314,46 @@ impl BatchBuilder {
             return;
         }
         match self.canonicalizer.canonicalize(target) {
-            Some(target) => {
-                self.discover(&target, job.depth, job.redirect_hops + 1, &job.url, found)
-            }
+            Some(target) => self.discover(
+                FoundLink::new(&target, &self.scope),
+                job.depth,
+                job.redirect_hops + 1,
+                job.url.as_str(),
+                found,
+            ),
             None => *found.skipped.entry("scheme").or_default() += 1,
         }
     }
 
     fn discover(
         &self,
-        url: &Url,
+        link: FoundLink,
         depth: u32,
         redirect_hops: u32,
-        found_on: &Url,
+        found_on: &str,
         found: &mut Discoveries<'_>,
     ) {
-        if let Err(reason) = self.scope.check(url, depth) {
+        if let Err(reason) = self.scope.check_at_depth(link.early_scope, depth) {
             *found.skipped.entry(reason.as_str()).or_default() += 1;
             return;
         }
         // A URL the store holds at this depth or less, or one already in this batch at this
         // depth or less, needs no store lookup: the store would change nothing.
-        let text = url.as_str();
         let in_batch = found
             .in_batch
-            .get(text)
+            .get(&link.fingerprint)
             .is_some_and(|known| *known <= depth);
-        if in_batch || found.known.covers(text, depth) {
+        if in_batch || found.known.covers(link.fingerprint, depth) {
             return;
         }
-        found.in_batch.insert(text.to_string(), depth);
+        found
+            .in_batch
+            .entry(link.fingerprint)
+            .and_modify(|known| *known = (*known).min(depth))
+            .or_insert(depth);
         found.batch.discovered.push(NewUrl {
-            url: url.to_string(),
-            host_key: trawl_fetcher::host_key(url),
+            url: link.url,
+            host_key: link.host_key,
             depth,
             found_on: Some(found_on.to_string()),
             redirect_hops,

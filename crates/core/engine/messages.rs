@@ -68,7 +68,10 @@ pub(crate) struct ParsedJob {
     pub(crate) outcome: FetchOutcome,
     pub(crate) fetched_at: std::time::SystemTime,
     pub(crate) host: HostObservation,
+    /// The parse, its links moved to `links`.
     pub(crate) parsed: Option<Parsed>,
+    /// The links to follow, prepared for the commit thread.
+    pub(crate) links: Vec<super::links::FoundLink>,
     /// The body, encoded for the store by the parse stage (when bodies are kept).
     pub(crate) encoded_body: Option<trawl_store::EncodedBody>,
     /// The decoded body's size (the body itself may have been dropped once it was encoded).

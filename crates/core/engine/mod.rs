@@ -6,6 +6,7 @@ mod cpu_pool;
 mod fetch_stage;
 mod frontier_task;
 mod known;
+mod links;
 mod messages;
 mod parse_stage;
 mod persist_stage;
@@ -279,6 +280,7 @@ async fn run(
     );
     let parse_work = parse_stage::ParseWork {
         parser,
+        scope: plan.scope.clone(),
         encoder: config.crawl.store_bodies.then(|| store.clone()),
         page_bodies,
     };

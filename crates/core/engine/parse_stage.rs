@@ -7,16 +7,20 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use tokio::sync::mpsc;
+use trawl_frontier::Scope;
 use trawl_parser::{Parsed, Parser};
 use trawl_store::{EncodedBody, Store};
 
 use super::cpu_pool::spawn_workers;
+use super::links::links_to_follow;
 use super::messages::{FetchOutcome, FetchedJob, ParsedJob};
 
 /// What the stage needs besides its channels.
 #[derive(Clone)]
 pub(crate) struct ParseWork {
     pub(crate) parser: Parser,
+    /// The crawl's scope, to check links here rather than on the commit thread.
+    pub(crate) scope: Scope,
     /// Encodes bodies when they are kept (`store_bodies`); `None` when they are not.
     pub(crate) encoder: Option<Store>,
     /// Whether the caller's page stream carries bodies. When it does not, a body (and its room
@@ -48,7 +52,7 @@ fn parse_one(work: &ParseWork, item: FetchedJob) -> ParsedJob {
         host,
     } = item;
     let mut body_size = 0;
-    let (parsed, encoded_body) = match &mut outcome {
+    let (mut parsed, encoded_body) = match &mut outcome {
         FetchOutcome::Fetched(fetched) if !fetched.body.is_empty() => {
             body_size = fetched.body.len() as u64;
             let is_html =
@@ -71,12 +75,22 @@ fn parse_one(work: &ParseWork, item: FetchedJob) -> ParsedJob {
         }
         _ => (None, None),
     };
+    let links = match &mut parsed {
+        Some(parsed) => {
+            let links = links_to_follow(parsed, &work.scope);
+            // The committer needs only the prepared links; the rest are freed here.
+            parsed.links = Vec::new();
+            links
+        }
+        None => Vec::new(),
+    };
     ParsedJob {
         job,
         outcome,
         fetched_at,
         host,
         parsed,
+        links,
         encoded_body,
         body_size,
     }

@@ -24,8 +24,9 @@ use super::messages::{FrontierCmd, ParsedJob};
 use super::report::{CrawledPage, LiveStats, Summary};
 use crate::Error;
 
-/// URLs kept in the known-URL cache (about 100 bytes each).
-const KNOWN_URLS_CAPACITY: usize = 65_536;
+/// URLs kept in the known-URL cache (fingerprints: about 60 bytes each with the table's slack,
+/// so ~8 MB when full).
+const KNOWN_URLS_CAPACITY: usize = 131_072;
 
 /// Applied groups waiting for the flush thread beyond the one it is flushing: the commit thread
 /// runs at most this far ahead of durability.
@@ -157,11 +158,15 @@ impl PersistStage {
     ) -> Result<Applied, Error> {
         let started = Instant::now();
         let mut skipped = BTreeMap::new();
-        let (batch, pages) = builder.build(&self.store, items, &mut skipped)?;
+        let super::batch::Built {
+            batch,
+            pages,
+            found,
+        } = builder.build(&self.store, items, &mut skipped)?;
         let built = started.elapsed();
         let pages_in_batch = batch.completed.len();
         // A failed commit ends the crawl, so the cache may learn the batch before it lands.
-        builder.remember(&batch);
+        builder.remember(&found);
         let outcome = self.store.commit_unflushed(batch)?;
         tracing::debug!(pages = pages_in_batch, ?built, elapsed = ?started.elapsed(), "applied a batch");
         Ok(Applied {

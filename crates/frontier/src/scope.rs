@@ -95,6 +95,21 @@ impl Scope {
         Ok(())
     }
 
+    /// [`Scope::check`] in two steps, for callers that check a URL before its depth is final:
+    /// `early` is `check(url, 0)` (done ahead, e.g. on a worker thread) and this gives what
+    /// `check(url, depth)` would, with the same precedence of reasons.
+    pub fn check_at_depth(
+        &self,
+        early: Result<(), OutOfScope>,
+        depth: u32,
+    ) -> Result<(), OutOfScope> {
+        match early {
+            Err(OutOfScope::Scheme) => Err(OutOfScope::Scheme),
+            _ if self.max_depth.is_some_and(|max| depth > max) => Err(OutOfScope::Depth),
+            other => other,
+        }
+    }
+
     fn host_allowed(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
         match self.mode {
@@ -210,6 +225,39 @@ mod tests {
             s.check(&url(&format!("{base}/blog/a.pdf")), 1),
             Err(OutOfScope::Excluded)
         );
+    }
+
+    #[test]
+    fn a_check_in_two_steps_equals_the_check_at_once() {
+        let s = scope(FrontierConfig {
+            max_depth: Some(2),
+            include: vec!["/docs/".into()],
+            exclude: vec![r"\.pdf$".into()],
+            ..Default::default()
+        });
+        let urls = [
+            "https://www.example.org/docs/a",
+            "https://www.example.org/shop/a",
+            "https://www.example.org/docs/a.pdf",
+            "https://elsewhere.net/docs/a",
+            "ftp://www.example.org/docs/a",
+        ];
+        let mut reasons = Vec::new();
+        for text in urls {
+            let u = url(text);
+            for depth in 0..4 {
+                let at_once = s.check(&u, depth);
+                assert_eq!(
+                    s.check_at_depth(s.check(&u, 0), depth),
+                    at_once,
+                    "{text} at {depth}"
+                );
+                if !reasons.contains(&at_once) {
+                    reasons.push(at_once);
+                }
+            }
+        }
+        assert_eq!(reasons.len(), 6, "every outcome is covered: {reasons:?}");
     }
 
     #[test]

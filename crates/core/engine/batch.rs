@@ -71,8 +71,8 @@ struct Verdict {
 }
 
 impl BatchBuilder {
-    /// Builds the batch for `items` (draining it). A page's depth is the one in its store record, which is lower
-    /// than its job's when a shorter path to it was found while it was queued.
+    /// Builds the batch for `items` (draining it). A page's depth is the one in its store record,
+    /// which is lower than its job's when a shorter path to it was found while it was queued.
     pub(crate) fn build(
         &self,
         store: &Store,

@@ -17,6 +17,8 @@ pub struct Report {
     pub store_bytes: u64,
     pub first_half_pps: f64,
     pub second_half_pps: f64,
+    /// Pages/s over each tenth of the pages, in order: the shape of a long crawl.
+    pub tenths_pps: Vec<f64>,
     pub ideal_pages_per_second: Option<f64>,
     pub resume_open: Option<Duration>,
     pub first_page: Option<Duration>,
@@ -60,6 +62,7 @@ impl Report {
             report.second_half_pps =
                 ((marks.len() - half) * 1000) as f64 / (last - first).as_secs_f64().max(1e-9);
         }
+        report.tenths_pps = tenths(&marks, 1000);
         report.latencies_us.sort_unstable();
         Ok(report)
     }
@@ -90,6 +93,7 @@ impl Report {
             "store_bytes_per_page": self.store_bytes.checked_div(self.pages).unwrap_or(0),
             "first_half_pages_per_s": self.first_half_pps,
             "second_half_pages_per_s": self.second_half_pps,
+            "tenths_pages_per_s": self.tenths_pps,
             "ideal_pages_per_s": self.ideal_pages_per_second,
             "resume_open_s": self.resume_open.map(|d| d.as_secs_f64()),
             "first_page_s": self.first_page.map(|d| d.as_secs_f64()),
@@ -150,6 +154,10 @@ impl Report {
                 self.first_half_pps, self.second_half_pps
             );
         }
+        if !self.tenths_pps.is_empty() {
+            let rates: Vec<String> = self.tenths_pps.iter().map(|r| format!("{r:.0}")).collect();
+            let _ = writeln!(out, "tenths            {} pages/s", rates.join(" "));
+        }
         if let (Some(open), Some(known)) = (self.resume_open, self.known_urls) {
             let _ = writeln!(
                 out,
@@ -178,4 +186,48 @@ pub fn cpu_seconds() -> f64 {
     }
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Pages/s over each tenth of a crawl, from `marks` (the time at every `step` pages). Empty when
+/// the crawl is under ten marks long.
+fn tenths(marks: &[Duration], step: usize) -> Vec<f64> {
+    if marks.len() < 10 {
+        return Vec::new();
+    }
+    let mut rates = Vec::with_capacity(10);
+    let mut previous_index = None;
+    for tenth in 1..=10 {
+        let index = marks.len() * tenth / 10 - 1;
+        let (start_pages, start_time) = match previous_index {
+            Some(i) => ((i + 1) * step, marks[i]),
+            None => (0, Duration::ZERO),
+        };
+        let pages = (index + 1) * step - start_pages;
+        let seconds = (marks[index] - start_time).as_secs_f64().max(1e-9);
+        rates.push(pages as f64 / seconds);
+        previous_index = Some(index);
+    }
+    rates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenths_are_the_rates_of_each_tenth_of_the_marks() {
+        // 20 marks, 1000 pages apart: the first 10 one second apart, the last 10 two seconds.
+        let mut marks = Vec::new();
+        let mut at = Duration::ZERO;
+        for i in 0..20 {
+            at += Duration::from_secs(if i < 10 { 1 } else { 2 });
+            marks.push(at);
+        }
+        let rates = tenths(&marks, 1000);
+        assert_eq!(
+            rates,
+            vec![1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 500.0, 500.0, 500.0, 500.0, 500.0]
+        );
+        assert!(tenths(&marks[..9], 1000).is_empty());
+    }
 }

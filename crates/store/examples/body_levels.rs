@@ -2,8 +2,11 @@
 //! of a directory compressed on its own (one frame per body, one reused context), single thread.
 //! Prints MB/s and the compression ratio per level, to choose `[store] compression_level`.
 //!
+//! Level 2 is the default: on all 48,000 pages (537 MB) level 1 and 2 ran at 584-612 MB/s
+//! (ratios 4.58x, 4.64x), level 3 at 504-508 MB/s (4.73x), level -1 at 786-804 MB/s (3.73x).
+//!
 //! ```text
-//! cargo run --release -p trawl-store --example body_levels -- "$(rustc --print sysroot)/share/doc/rust/html" 15000
+//! cargo run --release -p trawl-store --example body_levels -- "$(rustc --print sysroot)/share/doc/rust/html" 48000
 //! ```
 
 use std::path::PathBuf;

@@ -13,7 +13,9 @@ pub struct StoreConfig {
     /// A body segment file is closed and a new one started once it would grow past this many bytes.
     /// Default 256 MiB.
     pub segment_max_bytes: u64,
-    /// zstd compression level for stored page bodies (1 = fast, 19 = small). Default 3.
+    /// zstd compression level for stored page bodies (1 = fast, 19 = small). Default 2: on the
+    /// 48,000 pages of the Rust docs (`examples/body_levels.rs`) it compresses ~17% faster than
+    /// 3 for 2% more bytes, and as fast as 1 with a better ratio.
     pub compression_level: i32,
 }
 
@@ -22,7 +24,7 @@ impl Default for StoreConfig {
         StoreConfig {
             cache_capacity: 64 * 1024 * 1024,
             segment_max_bytes: 256 * 1024 * 1024,
-            compression_level: 3,
+            compression_level: 2,
         }
     }
 }
@@ -59,7 +61,7 @@ mod tests {
         let c = StoreConfig::default();
         assert_eq!(c.cache_capacity, 64 << 20);
         assert_eq!(c.segment_max_bytes, 256 << 20);
-        assert_eq!(c.compression_level, 3);
+        assert_eq!(c.compression_level, 2);
         c.validate().unwrap();
         let partial: StoreConfig = serde_json::from_str(r#"{"compression_level": 9}"#).unwrap();
         assert_eq!(partial.compression_level, 9);

@@ -15,7 +15,7 @@ use trawl_store::{
 use url::Url;
 
 use super::known::KnownUrls;
-use super::links::{FingerprintMap, FoundLink};
+use super::links::{FingerprintMap, FoundLink, FoundLinks};
 use super::messages::{FetchOutcome, ParsedJob};
 use super::report::CrawledPage;
 use crate::Error;
@@ -41,6 +41,8 @@ struct Discoveries<'a> {
     known: &'a KnownUrls,
     /// Fingerprints of the URLs in the batch, with their least depth.
     in_batch: FingerprintMap<u32>,
+    /// The fingerprint of each of `batch.discovered`, in order.
+    discovered_fingerprints: Vec<u128>,
 }
 
 /// One page of a batch: its report for the caller, what it discovered, and what it says about
@@ -48,7 +50,8 @@ struct Discoveries<'a> {
 pub(crate) struct PreparedPage {
     pub(crate) report: CrawledPage,
     pub(crate) host_key: String,
-    pub(crate) discovered: Vec<String>,
+    /// Fingerprints of the URLs it discovered (some may turn out to be known to the store).
+    pub(crate) discovered: Vec<u128>,
     pub(crate) signal: HostSignal,
     /// Re-queued for another attempt, not before this moment: not reported to the caller yet.
     pub(crate) retry_at: Option<Instant>,
@@ -90,6 +93,7 @@ impl BatchBuilder {
             skipped,
             known: &known,
             in_batch: FingerprintMap::default(),
+            discovered_fingerprints: Vec::new(),
         };
         for mut item in items.drain(..) {
             if let Some(record) = store.url(item.job.url.as_str())? {
@@ -98,12 +102,9 @@ impl BatchBuilder {
                     item.job.redirect_hops = record.redirect_hops;
                 }
             }
-            let from = found.batch.discovered.len();
+            let from = found.discovered_fingerprints.len();
             let page = self.prepare(item, &mut found, &mut hosts);
-            let discovered = found.batch.discovered[from..]
-                .iter()
-                .map(|new| new.url.clone())
-                .collect();
+            let discovered = found.discovered_fingerprints[from..].to_vec();
             pages.push(PreparedPage { discovered, ..page });
         }
         let mut batch = found.batch;
@@ -247,7 +248,7 @@ impl BatchBuilder {
                         }
                         page.outlinks = links.len() as u32;
                         let found_on = job.url.as_str();
-                        for link in links {
+                        for link in links.iter() {
                             self.discover(link, job.depth + 1, 0, found_on, found);
                         }
                     }
@@ -314,20 +315,25 @@ impl BatchBuilder {
             return;
         }
         match self.canonicalizer.canonicalize(target) {
-            Some(target) => self.discover(
-                FoundLink::new(&target, &self.scope),
-                job.depth,
-                job.redirect_hops + 1,
-                job.url.as_str(),
-                found,
-            ),
+            Some(target) => {
+                let links = FoundLinks::new([&target], &self.scope);
+                for link in links.iter() {
+                    self.discover(
+                        link,
+                        job.depth,
+                        job.redirect_hops + 1,
+                        job.url.as_str(),
+                        found,
+                    );
+                }
+            }
             None => *found.skipped.entry("scheme").or_default() += 1,
         }
     }
 
     fn discover(
         &self,
-        link: FoundLink,
+        link: FoundLink<'_>,
         depth: u32,
         redirect_hops: u32,
         found_on: &str,
@@ -351,9 +357,10 @@ impl BatchBuilder {
             .entry(link.fingerprint)
             .and_modify(|known| *known = (*known).min(depth))
             .or_insert(depth);
+        found.discovered_fingerprints.push(link.fingerprint);
         found.batch.discovered.push(NewUrl {
-            url: link.url,
-            host_key: link.host_key,
+            url: link.url.to_string(),
+            host_key: link.host_key.to_string(),
             depth,
             found_on: Some(found_on.to_string()),
             redirect_hops,

@@ -2,7 +2,9 @@
 //! link's text, host key, scope verdict (all but the depth rule, which needs the page's final
 //! depth) and a 128-bit fingerprint that the known-URL cache and the batch's own dedup key on.
 //! So the one committer (the crawl's bottleneck at scale) neither allocates nor hashes nor runs
-//! the scope's patterns per link; it only moves what is ready here.
+//! the scope's patterns per link. A page's links travel in one text buffer with each host key
+//! once: the committer copies out only the URLs that are new, and frees a handful of buffers per
+//! page instead of two strings per link (in a docs crawl, free() was ~18% of its samples).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -12,36 +14,91 @@ use trawl_frontier::{OutOfScope, Scope};
 use trawl_parser::Parsed;
 use url::Url;
 
-/// A link to follow, as prepared by a parse thread.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct FoundLink {
+/// The links of one page to follow, as prepared by a parse thread, in document order.
+#[derive(Debug, Default)]
+pub(crate) struct FoundLinks {
+    /// The canonical URLs, one after another.
+    text: String,
+    /// The host keys (see `trawl_fetcher::host_key`), each once.
+    hosts: Vec<String>,
+    entries: Vec<Entry>,
+}
+
+/// Where one link's text ends in [`FoundLinks::text`] (it starts where the previous one ends),
+/// and what was found out about it.
+#[derive(Debug)]
+struct Entry {
+    end: usize,
+    host: usize,
+    fingerprint: u128,
+    early_scope: Result<(), OutOfScope>,
+}
+
+/// One link of [`FoundLinks`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FoundLink<'a> {
     /// The canonical URL.
-    pub(crate) url: String,
+    pub(crate) url: &'a str,
     /// Its host key (see `trawl_fetcher::host_key`).
-    pub(crate) host_key: String,
+    pub(crate) host_key: &'a str,
     /// [`fingerprint`] of `url`.
     pub(crate) fingerprint: u128,
     /// `Scope::check(url, 0)`: to finish with `Scope::check_at_depth`.
     pub(crate) early_scope: Result<(), OutOfScope>,
 }
 
-impl FoundLink {
-    pub(crate) fn new(url: &Url, scope: &Scope) -> FoundLink {
-        FoundLink {
-            url: url.as_str().to_string(),
-            host_key: trawl_fetcher::host_key(url),
-            fingerprint: fingerprint(url.as_str()),
-            early_scope: scope.check(url, 0),
+impl FoundLinks {
+    /// `urls`, prepared against `scope`.
+    pub(crate) fn new<'u>(urls: impl IntoIterator<Item = &'u Url>, scope: &Scope) -> FoundLinks {
+        let mut links = FoundLinks::default();
+        let mut host_index: HashMap<String, usize> = HashMap::new();
+        for url in urls {
+            let key = trawl_fetcher::host_key(url);
+            let host = match host_index.get(&key) {
+                Some(&index) => index,
+                None => {
+                    let index = links.hosts.len();
+                    links.hosts.push(key.clone());
+                    host_index.insert(key, index);
+                    index
+                }
+            };
+            let text = url.as_str();
+            links.text.push_str(text);
+            links.entries.push(Entry {
+                end: links.text.len(),
+                host,
+                fingerprint: fingerprint(text),
+                early_scope: scope.check(url, 0),
+            });
         }
+        links
+    }
+
+    /// How many links there are.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The links, in document order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = FoundLink<'_>> {
+        let mut start = 0;
+        self.entries.iter().map(move |entry| {
+            let url = &self.text[start..entry.end];
+            start = entry.end;
+            FoundLink {
+                url,
+                host_key: &self.hosts[entry.host],
+                fingerprint: entry.fingerprint,
+                early_scope: entry.early_scope,
+            }
+        })
     }
 }
 
 /// The links of `parsed` to follow, in document order.
-pub(crate) fn links_to_follow(parsed: &Parsed, scope: &Scope) -> Vec<FoundLink> {
-    parsed
-        .links_to_follow()
-        .map(|url| FoundLink::new(url, scope))
-        .collect()
+pub(crate) fn links_to_follow(parsed: &Parsed, scope: &Scope) -> FoundLinks {
+    FoundLinks::new(parsed.links_to_follow(), scope)
 }
 
 /// A 128-bit SipHash-1-3 of a URL's text. Two URLs share one with odds of about n²/2¹²⁹ among
@@ -83,20 +140,34 @@ mod tests {
     use trawl_frontier::FrontierConfig;
 
     #[test]
-    fn a_found_link_carries_what_the_commit_thread_needs() {
+    fn found_links_carry_what_the_commit_thread_needs() {
         let seed = Url::parse("http://example.org/").unwrap();
         let scope = Scope::new(&FrontierConfig::default(), &[seed]).unwrap();
-        let inside = Url::parse("http://example.org:8080/a?b=1").unwrap();
-        let link = FoundLink::new(&inside, &scope);
-        assert_eq!(link.url, inside.as_str());
-        assert_eq!(link.host_key, trawl_fetcher::host_key(&inside));
-        assert_eq!(link.fingerprint, fingerprint(inside.as_str()));
-        let outside = Url::parse("http://elsewhere.net/").unwrap();
-        assert_eq!(
-            FoundLink::new(&outside, &scope).early_scope,
-            scope.check(&outside, 0)
-        );
-        assert!(FoundLink::new(&outside, &scope).early_scope.is_err());
+        let urls: Vec<Url> = [
+            "http://example.org:8080/a?b=1",
+            "http://elsewhere.net/",
+            "http://example.org:8080/c",
+            "https://example.org/",
+            "http://elsewhere.net/x",
+        ]
+        .iter()
+        .map(|u| Url::parse(u).unwrap())
+        .collect();
+        let links = FoundLinks::new(&urls, &scope);
+        assert_eq!(links.len(), urls.len());
+        let found: Vec<FoundLink<'_>> = links.iter().collect();
+        assert_eq!(found.len(), urls.len());
+        for (link, url) in found.iter().zip(&urls) {
+            assert_eq!(link.url, url.as_str());
+            assert_eq!(link.host_key, trawl_fetcher::host_key(url));
+            assert_eq!(link.fingerprint, fingerprint(url.as_str()));
+            assert_eq!(link.early_scope, scope.check(url, 0));
+        }
+        assert!(found[0].early_scope.is_ok());
+        assert!(found[1].early_scope.is_err());
+        // Each host key is kept once.
+        assert_eq!(links.hosts.len(), 3);
+        assert!(FoundLinks::default().iter().next().is_none());
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub(crate) struct ParsedJob {
     /// The parse, its links moved to `links`.
     pub(crate) parsed: Option<Parsed>,
     /// The links to follow, prepared for the commit thread.
-    pub(crate) links: Vec<super::links::FoundLink>,
+    pub(crate) links: super::links::FoundLinks,
     /// The body, encoded for the store by the parse stage (when bodies are kept).
     pub(crate) encoded_body: Option<trawl_store::EncodedBody>,
     /// The decoded body's size (the body itself may have been dropped once it was encoded).

@@ -82,7 +82,7 @@ fn parse_one(work: &ParseWork, item: FetchedJob) -> ParsedJob {
             parsed.links = Vec::new();
             links
         }
-        None => Vec::new(),
+        None => Default::default(),
     };
     ParsedJob {
         job,

@@ -20,6 +20,7 @@ use trawl_store::{CommitOutcome, Store};
 use super::batch::{BatchBuilder, PreparedPage};
 use super::frontier_task::job_from_queued;
 use super::known::KnownUrls;
+use super::links::{fingerprint, FingerprintMap};
 use super::messages::{FrontierCmd, ParsedJob};
 use super::report::{CrawledPage, LiveStats, Summary};
 use crate::Error;
@@ -218,14 +219,16 @@ impl Acknowledger {
         }
 
         let newly_queued = outcome.newly_queued;
-        let new_urls: std::collections::HashSet<&str> =
-            newly_queued.iter().map(|q| q.url.as_str()).collect();
+        let new_urls: FingerprintMap<()> = newly_queued
+            .iter()
+            .map(|q| (fingerprint(&q.url), ()))
+            .collect();
         let per_page_new: Vec<u32> = pages
             .iter()
             .map(|page| {
                 page.discovered
                     .iter()
-                    .filter(|url| new_urls.contains(url.as_str()))
+                    .filter(|url| new_urls.contains_key(url))
                     .count() as u32
             })
             .collect();

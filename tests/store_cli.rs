@@ -1,6 +1,7 @@
 //! The store commands against real crawls: WARC export read back by an independent reader
 //! (Python's warcio), CSV export, `verify` naming damage, `resume` refusing scope changes, and a
-//! second Ctrl-C quitting at once with the store still consistent.
+//! second Ctrl-C quitting at once with the store still consistent, and an export whose reader
+//! stops early (`trawl export | head`) ending quietly.
 
 use std::time::{Duration, Instant};
 
@@ -122,6 +123,40 @@ async fn csv_export_has_a_header_and_a_row_per_page() {
                 .map_or(String::new(), |s| s.to_string())
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_into_a_pipe_closed_early_ends_quietly_with_exit_0() {
+    let (_site, _dir, store) = crawled_store(100).await;
+    let store = store.to_str().unwrap().to_string();
+    let (first, output) = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut child = std::process::Command::new(trawl_bin())
+            .args(["export", "--store", &store, "--with-body"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 8];
+        // Read a little, then close the pipe (the stdout handle is dropped here): the export,
+        // ~100 pages with their bodies, is far larger than the pipe's 64 KiB buffer.
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        (first, child.wait_with_output().unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(&first, b"{\"url\":\"");
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

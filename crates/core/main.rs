@@ -31,6 +31,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
+        // The reader of our output went away (`trawl export | head`): not a failure.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let code = err
                 .downcast_ref::<Error>()
@@ -101,6 +103,15 @@ fn clap_exit(err: clap::Error) -> ExitCode {
         .trim_start_matches("error: ");
     eprintln!("trawl: {first}; see `trawl --help`");
     ExitCode::from(2)
+}
+
+/// Whether `err` comes from writing to a pipe whose reader has gone.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn one_line(err: &anyhow::Error) -> String {

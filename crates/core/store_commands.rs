@@ -1,6 +1,7 @@
 //! The commands that read a store without crawling: `export`, `stats` and `verify`. Each opens
 //! the store off the runtime threads and streams what it reads.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -83,22 +84,26 @@ pub async fn stats(command: StatsCommand) -> anyhow::Result<u8> {
     .await??;
     let pages = counters.done + counters.failed;
     let per_page = bytes.checked_div(pages).unwrap_or(0);
-    println!("queued:  {}", counters.queued);
-    println!("done:    {}", counters.done);
-    println!("failed:  {}", counters.failed);
-    println!(
+    let mut text = String::new();
+    let _ = writeln!(text, "queued:  {}", counters.queued);
+    let _ = writeln!(text, "done:    {}", counters.done);
+    let _ = writeln!(text, "failed:  {}", counters.failed);
+    let _ = writeln!(
+        text,
         "on disk: {} ({} per page)",
         trawl::human_bytes(bytes),
         trawl::human_bytes(per_page)
     );
     if with_hosts {
-        println!();
-        println!(
+        let _ = writeln!(text);
+        let _ = writeln!(
+            text,
             "{:<40} {:>9} {:>7} {:>7} {:>14} {:>8} {:>10}",
             "host", "requests", "errors", "retries", "robots-blocked", "delay", "max req/s"
         );
         for (host, stats) in hosts {
-            println!(
+            let _ = writeln!(
+                text,
                 "{:<40} {:>9} {:>7} {:>7} {:>14} {:>8} {:>10.1}",
                 host,
                 stats.requests,
@@ -110,6 +115,7 @@ pub async fn stats(command: StatsCommand) -> anyhow::Result<u8> {
             );
         }
     }
+    write_stdout(&text)?;
     Ok(0)
 }
 
@@ -117,17 +123,33 @@ pub async fn stats(command: StatsCommand) -> anyhow::Result<u8> {
 pub async fn verify(command: VerifyCommand) -> anyhow::Result<u8> {
     let store = open(&command.store).await?;
     let report = tokio::task::spawn_blocking(move || store.verify()).await??;
-    println!(
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "{} URLs: {} queued, {} done, {} failed; {} bodies checked",
         report.urls, report.queued, report.done, report.failed, report.bodies_checked
     );
     if report.is_clean() {
-        println!("store is consistent");
+        let _ = writeln!(text, "store is consistent");
+        write_stdout(&text)?;
         return Ok(0);
     }
     for violation in &report.violations {
-        println!("violation: {violation}");
+        let _ = writeln!(text, "violation: {violation}");
     }
-    println!("{} violations", report.violation_count);
+    let _ = writeln!(text, "{} violations", report.violation_count);
+    // A reader that stops early (`trawl verify | head`) does not change the verdict.
+    match write_stdout(&text) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
     Ok(1)
+}
+
+/// Writes `text` to stdout; an error (a closed pipe included) is returned, not a panic as with
+/// `println!`.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }

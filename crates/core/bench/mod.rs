@@ -85,11 +85,12 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<u8> {
         }
         Scenario::Resume => resume(&command, &scratch.path).await?,
     };
-    if command.json {
-        println!("{}", serde_json::to_string(&report.to_json())?);
+    let text = if command.json {
+        format!("{}\n", serde_json::to_string(&report.to_json())?)
     } else {
-        print!("{}", report.render());
-    }
+        report.render()
+    };
+    crate::store_commands::write_stdout(&text).context("cannot write the report")?;
     Ok(0)
 }
 

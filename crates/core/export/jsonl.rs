@@ -125,6 +125,6 @@ fn write_line(
         what: "export".into(),
         source,
     };
-    serde_json::to_writer(&mut *out, &line).map_err(|err| io(std::io::Error::other(err)))?;
+    serde_json::to_writer(&mut *out, &line).map_err(|err| io(std::io::Error::from(err)))?;
     out.write_all(b"\n").map_err(io)
 }

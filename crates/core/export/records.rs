@@ -37,8 +37,7 @@ pub fn export_records(store: &Store, out: &mut dyn Write) -> Result<u64, Error> 
             let mut line = serde_json::Map::with_capacity(fields.len() + 1);
             line.insert("url".into(), serde_json::Value::String(url.clone()));
             line.extend(fields);
-            serde_json::to_writer(&mut *out, &line)
-                .map_err(|err| io(std::io::Error::other(err)))?;
+            serde_json::to_writer(&mut *out, &line).map_err(|err| io(std::io::Error::from(err)))?;
             out.write_all(b"\n").map_err(io)?;
             written += 1;
         }

@@ -190,6 +190,39 @@ async fn page_limit_fetches_exactly_that_many_pages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_never_exceed_concurrency_while_pages_are_stored() {
+    // One host with its own cap lifted: only --concurrency bounds what the server sees, also
+    // while fetched pages wait for the commit with their request slots already freed.
+    let site = TestSite::start(SiteSpec {
+        pages: 150,
+        hosts: 1,
+        latency: Duration::from_millis(20),
+        ..SiteSpec::default()
+    })
+    .await
+    .unwrap();
+    let (_dir, _store) = crawl_fresh(&[
+        &site.seed_url(),
+        "--per-host",
+        "64",
+        "--concurrency",
+        "5",
+        "--quiet",
+    ])
+    .await;
+    let most = site.max_in_flight(0);
+    assert!(
+        most <= 5,
+        "the server saw {most} requests in flight with --concurrency 5"
+    );
+    assert_eq!(most, 5, "the cap is used, not undercut");
+    let expected = site
+        .graph()
+        .reachable(&site.seed_url(), None, true, &|_| true);
+    assert_eq!(page_requests(&site).len(), expected.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_host_in_flight_never_exceeds_the_cap() {
     let site = TestSite::start(SiteSpec {
         pages: 120,

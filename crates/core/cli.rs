@@ -52,7 +52,7 @@ pub struct BenchCommand {
     /// URLs the store knows before `resume` [default: 1000000].
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub known: usize,
-    /// Pages in flight (also the per-host cap, lifted to match).
+    /// Requests in flight (also the per-host cap, lifted to match).
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub concurrency: usize,
     /// Keep the store here instead of a temporary directory.
@@ -121,7 +121,7 @@ pub struct ResumeCommand {
 /// Flags shared by `crawl` and `resume`.
 #[derive(Debug, Args, Default)]
 pub struct CrawlOptions {
-    /// Pages in flight at once [default: 64].
+    /// Requests in flight at once [default: 64].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Requests in flight per host (scheme, host and port) [default: 2].

@@ -40,7 +40,8 @@ pub struct CrawlConfig {
     pub seeds: Vec<String>,
     /// Directory of the store (created if missing).
     pub store_dir: PathBuf,
-    /// Pages in flight at once across all hosts.
+    /// Requests in flight at once across all hosts (pages being parsed and stored may add a quarter
+    /// as many).
     pub concurrency: usize,
     /// Threads parsing HTML at once; 0 = one per CPU core.
     pub parse_workers: usize,

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bytes::Bytes;
-use trawl_frontier::{FrontierConfig, HostSignal, Job, Scope};
+use trawl_frontier::{FrontierConfig, Job, Scope};
 use trawl_store::{
     Body, CommitBatch, Completion, HostStatsDelta, NewUrl, Outcome, PageMeta, Store,
 };
@@ -52,7 +52,6 @@ pub(crate) struct PreparedPage {
     pub(crate) host_key: String,
     /// Fingerprints of the URLs it discovered (some may turn out to be known to the store).
     pub(crate) discovered: Vec<u128>,
-    pub(crate) signal: HostSignal,
     /// Re-queued for another attempt, not before this moment: not reported to the caller yet.
     pub(crate) retry_at: Option<Instant>,
 }
@@ -69,7 +68,6 @@ pub(crate) struct Built {
 /// What to do with a finished job.
 struct Verdict {
     outcome: Outcome,
-    signal: HostSignal,
     retry_after: Option<Duration>,
 }
 
@@ -127,33 +125,18 @@ impl BatchBuilder {
         }
     }
 
-    /// Decides a finished job's outcome and what it says about its host.
+    /// Decides a finished job's outcome (what it says about its host reached the frontier from
+    /// the fetch stage: [`FetchOutcome::host_signal`]).
     fn judge(&self, job: &Job, outcome: &FetchOutcome) -> Verdict {
         let can_retry = job.attempts < self.frontier.retries;
-        let (retryable, signal, retry_after) = match outcome {
-            FetchOutcome::Fetched(fetched) => {
-                let status = fetched.status;
-                let throttled = status.as_u16() == 429
-                    || (status.as_u16() == 503 && fetched.retry_after.is_some());
-                let signal = if throttled {
-                    HostSignal::Throttled {
-                        retry_after: fetched.retry_after,
-                    }
-                } else if status.is_server_error() || status.as_u16() == 408 {
-                    HostSignal::Failure
-                } else {
-                    HostSignal::Success {
-                        latency: fetched.elapsed,
-                    }
-                };
-                let retryable = trawl_fetcher::status_is_retryable(status);
-                (retryable, signal, fetched.retry_after)
-            }
-            FetchOutcome::Failed(err) => (err.is_retryable(), HostSignal::Failure, None),
-            FetchOutcome::Blocked { kind, .. } if *kind == "robots_unreachable" => {
-                (true, HostSignal::Failure, None)
-            }
-            FetchOutcome::Blocked { .. } => (false, HostSignal::Neutral, None),
+        let (retryable, retry_after) = match outcome {
+            FetchOutcome::Fetched(fetched) => (
+                trawl_fetcher::status_is_retryable(fetched.status),
+                fetched.retry_after,
+            ),
+            FetchOutcome::Failed(err) => (err.is_retryable(), None),
+            FetchOutcome::Blocked { kind, .. } if *kind == "robots_unreachable" => (true, None),
+            FetchOutcome::Blocked { .. } => (false, None),
         };
         let outcome = match outcome {
             _ if retryable && can_retry => Outcome::Retry,
@@ -162,7 +145,6 @@ impl BatchBuilder {
         };
         Verdict {
             outcome,
-            signal,
             retry_after,
         }
     }
@@ -304,7 +286,6 @@ impl BatchBuilder {
             report,
             host_key: job.host_key,
             discovered: Vec::new(),
-            signal: verdict.signal,
             retry_at,
         }
     }

@@ -90,6 +90,13 @@ impl FetchStage {
                 let _slot = slot;
                 tokio::select! {
                     done = fetch_one(&fetcher, dispatch, &frontier, &shared) => {
+                        // The host's request slot is free now, while the page is parsed and
+                        // stored; sent before the page moves on, so it precedes its completion.
+                        let request_over = FrontierCmd::Fetched {
+                            host_key: done.job.host_key.clone(),
+                            signal: done.outcome.host_signal(),
+                        };
+                        let _ = frontier.send(request_over).await;
                         // A parse stage that is gone means the crawl is being abandoned.
                         let _ = fetched.send(done).await;
                     }

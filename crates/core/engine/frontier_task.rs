@@ -70,7 +70,7 @@ impl FrontierTask {
             if refills.is_empty() && self.frontier.is_done() {
                 return Ok(FrontierEnd::Finished);
             }
-            if stopping && self.frontier.in_flight() == 0 {
+            if stopping && self.frontier.unfinished() == 0 {
                 return Ok(FrontierEnd::Interrupted);
             }
             if permit.is_none() && !stopping {
@@ -129,9 +129,12 @@ impl FrontierTask {
                     self.frontier.push(job, now);
                 }
             }
+            Some(FrontierCmd::Fetched { host_key, signal }) => {
+                self.frontier.record(&host_key, signal, now);
+                self.frontier.fetched(&host_key, now);
+            }
             Some(FrontierCmd::Completed(hosts)) => {
-                for (host, signal) in hosts {
-                    self.frontier.record(&host, signal, now);
+                for host in hosts {
                     self.frontier.complete(&host, now);
                 }
             }

@@ -6,14 +6,21 @@ use trawl_fetcher::{FetchError, Fetched};
 use trawl_frontier::{HostSignal, Job};
 use trawl_parser::Parsed;
 
-/// From the persist stage (and the fetch stage, for robots delays) back to the frontier task.
+/// From the persist stage (and the fetch stage, for request ends and robots delays) back to the
+/// frontier task.
 #[derive(Debug)]
 pub(crate) enum FrontierCmd {
     /// The store queued these new jobs (in sequence order).
     Queued(Vec<Job>),
-    /// These jobs are committed (done, failed or re-queued for a retry): free their hosts'
-    /// in-flight slots and apply what each request said about its host.
-    Completed(Vec<(String, HostSignal)>),
+    /// A job's request is over (sent by the fetch stage before it passes the job on, so it always
+    /// precedes the job's completion): free the host's request slot and apply what the request
+    /// said about its host.
+    Fetched {
+        host_key: String,
+        signal: HostSignal,
+    },
+    /// These jobs of these hosts are committed (done, failed or re-queued for a retry).
+    Completed(Vec<String>),
     /// A host's robots.txt is known now, with its Crawl-delay if it has one.
     RobotsChecked {
         host_key: String,
@@ -40,6 +47,34 @@ pub(crate) enum FetchOutcome {
     Failed(FetchError),
     /// robots.txt forbids the URL, or could not be fetched (the reason says which).
     Blocked { kind: &'static str, reason: String },
+}
+
+impl FetchOutcome {
+    /// What the outcome says about its host: the politeness feedback (backoff, circuit breaker,
+    /// auto-throttle) the frontier applies.
+    pub(crate) fn host_signal(&self) -> HostSignal {
+        match self {
+            FetchOutcome::Fetched(fetched) => {
+                let status = fetched.status.as_u16();
+                if status == 429 || (status == 503 && fetched.retry_after.is_some()) {
+                    HostSignal::Throttled {
+                        retry_after: fetched.retry_after,
+                    }
+                } else if fetched.status.is_server_error() || status == 408 {
+                    HostSignal::Failure
+                } else {
+                    HostSignal::Success {
+                        latency: fetched.elapsed,
+                    }
+                }
+            }
+            FetchOutcome::Failed(_) => HostSignal::Failure,
+            FetchOutcome::Blocked { kind, .. } if *kind == "robots_unreachable" => {
+                HostSignal::Failure
+            }
+            FetchOutcome::Blocked { .. } => HostSignal::Neutral,
+        }
+    }
 }
 
 /// A fetched job on its way to the parse stage.

@@ -255,10 +255,7 @@ impl Acknowledger {
         if !jobs.is_empty() {
             let _ = self.frontier.blocking_send(FrontierCmd::Queued(jobs));
         }
-        let hosts = pages
-            .iter()
-            .map(|page| (page.host_key.clone(), page.signal))
-            .collect();
+        let hosts = pages.iter().map(|page| page.host_key.clone()).collect();
         let _ = self.frontier.blocking_send(FrontierCmd::Completed(hosts));
         for (page, new) in pages.into_iter().zip(per_page_new) {
             if page.retry_at.is_some() {

@@ -10,8 +10,11 @@ use crate::Job;
 pub(crate) struct HostState {
     /// The in-memory window of this host's queue, in store order.
     pub(crate) queue: VecDeque<Job>,
-    /// Requests handed out and not yet completed.
+    /// Requests handed out whose fetch has not finished (what the per-host cap counts).
     pub(crate) in_flight: usize,
+    /// Jobs whose fetch finished ([`Frontier::fetched`](crate::Frontier::fetched)) and that are
+    /// not completed yet (being parsed or stored).
+    pub(crate) landed: usize,
     /// Earliest moment the next request to this host may start.
     pub(crate) next_start: Instant,
     /// A host-specific delay (robots Crawl-delay) overriding the configured one when longer.
@@ -47,6 +50,7 @@ impl HostState {
         HostState {
             queue: VecDeque::new(),
             in_flight: 0,
+            landed: 0,
             next_start: now,
             delay_override: None,
             store_has_more: false,

@@ -1,5 +1,11 @@
 //! The scheduler: round-robin over ready hosts, a timed heap for hosts waiting out their delay, a
 //! per-host in-flight cap, a page budget, and paging of per-host queues between memory and the store.
+//!
+//! A job handed out is first *in flight* (its request may be on the wire: the per-host and total
+//! caps count these) and, once [`Frontier::fetched`] says its response is in, *landed* until
+//! [`Frontier::complete`] (being parsed and stored). Freeing the request slot when the response is
+//! in keeps the wire busy while earlier pages are parsed and committed; the crawl is done only when
+//! nothing is in flight or landed.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -52,9 +58,11 @@ pub struct Frontier {
     refill_wanted: VecDeque<String>,
     queued_in_memory: usize,
     in_flight: usize,
+    landed: usize,
     spilling_hosts: usize,
     robots_gate: bool,
     max_in_flight: Option<usize>,
+    max_unfinished: Option<usize>,
 }
 
 impl Frontier {
@@ -74,16 +82,25 @@ impl Frontier {
             refill_wanted: VecDeque::new(),
             queued_in_memory: 0,
             in_flight: 0,
+            landed: 0,
             spilling_hosts: 0,
             robots_gate: false,
             max_in_flight: None,
+            max_unfinished: None,
         }
     }
 
-    /// Caps the jobs handed out and not yet completed, across all hosts (the crawl's concurrency):
-    /// everything between a pop and its completion, queued in channels or fetching, counts.
+    /// Caps the requests in flight across all hosts (the crawl's concurrency): every job between a
+    /// pop and its [`Frontier::fetched`] (or [`Frontier::complete`]) counts.
     pub fn set_max_in_flight(&mut self, max: usize) {
         self.max_in_flight = Some(max.max(1));
+    }
+
+    /// Caps the jobs handed out and not yet completed, across all hosts: requests in flight plus
+    /// landed jobs (fetched, not yet parsed and stored). This bounds the work a slow consumer lets
+    /// pile up between the fetch and the store.
+    pub fn set_max_unfinished(&mut self, max: usize) {
+        self.max_unfinished = Some(max.max(1));
     }
 
     /// Counts pages fetched before this run (on resume) against the page budget.
@@ -96,9 +113,15 @@ impl Frontier {
         self.issued
     }
 
-    /// Jobs handed out and not yet completed.
+    /// Jobs handed out whose fetch has not finished.
     pub fn in_flight(&self) -> usize {
         self.in_flight
+    }
+
+    /// Jobs handed out and not yet completed: in flight, or landed and awaiting
+    /// [`Frontier::complete`].
+    pub fn unfinished(&self) -> usize {
+        self.in_flight + self.landed
     }
 
     /// Jobs queued in memory (jobs that live only in the store are not counted).
@@ -111,9 +134,9 @@ impl Frontier {
         self.budget.is_some_and(|budget| self.issued >= budget)
     }
 
-    /// Nothing in flight and nothing left that may be issued: the crawl is over.
+    /// Nothing unfinished and nothing left that may be issued: the crawl is over.
     pub fn is_done(&self) -> bool {
-        self.in_flight == 0
+        self.unfinished() == 0
             && (self.budget_spent() || (self.queued_in_memory == 0 && self.spilling_hosts == 0))
     }
 
@@ -230,7 +253,12 @@ impl Frontier {
 
     /// The next job to fetch at `now`, if any host may be asked.
     pub fn pop(&mut self, now: Instant) -> Pop {
-        if self.budget_spent() || self.max_in_flight.is_some_and(|max| self.in_flight >= max) {
+        if self.budget_spent()
+            || self.max_in_flight.is_some_and(|max| self.in_flight >= max)
+            || self
+                .max_unfinished
+                .is_some_and(|max| self.unfinished() >= max)
+        {
             return Pop::Empty;
         }
         while let Some(key) = self.giving_up.pop_front() {
@@ -311,11 +339,30 @@ impl Frontier {
         Pop::Empty
     }
 
-    /// Records that a job of `host_key` handed out by [`Frontier::pop`] has finished (whatever its
-    /// outcome), freeing its in-flight slot.
-    pub fn complete(&mut self, host_key: &str, now: Instant) {
+    /// Records that the request of a job of `host_key` handed out by [`Frontier::pop`] is over
+    /// (its response is in, or it failed): the host's request slot is free, while the job stays
+    /// unfinished until [`Frontier::complete`].
+    pub fn fetched(&mut self, host_key: &str, now: Instant) {
         if let Some(host) = self.hosts.get_mut(host_key) {
             if host.in_flight > 0 {
+                host.in_flight -= 1;
+                self.in_flight -= 1;
+                host.landed += 1;
+                self.landed += 1;
+            }
+            self.schedule(host_key, now);
+        }
+    }
+
+    /// Records that a job of `host_key` handed out by [`Frontier::pop`] has finished (whatever its
+    /// outcome). A job whose fetch was not reported by [`Frontier::fetched`] frees its request
+    /// slot here.
+    pub fn complete(&mut self, host_key: &str, now: Instant) {
+        if let Some(host) = self.hosts.get_mut(host_key) {
+            if host.landed > 0 {
+                host.landed -= 1;
+                self.landed -= 1;
+            } else if host.in_flight > 0 {
                 host.in_flight -= 1;
                 self.in_flight -= 1;
             }

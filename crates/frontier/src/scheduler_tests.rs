@@ -267,3 +267,72 @@ fn total_in_flight_is_capped_across_hosts() {
     f.complete("http://a:80", now);
     ready(f.pop(now));
 }
+
+#[test]
+fn a_fetched_job_frees_its_request_slot_but_stays_unfinished() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 1,
+        ..Default::default()
+    });
+    let now = Instant::now();
+    f.push(job(0, "a", "/0"), now);
+    f.push(job(1, "a", "/1"), now);
+    let first = ready(f.pop(now));
+    assert_eq!(f.pop(now), Pop::Empty, "one request to the host at a time");
+    f.fetched(&first.host_key, now);
+    assert_eq!(f.in_flight(), 0);
+    assert_eq!(f.unfinished(), 1);
+    let second = ready(f.pop(now));
+    assert_eq!(second.url.path(), "/1");
+    assert_eq!((f.in_flight(), f.unfinished()), (1, 2));
+    f.complete(&first.host_key, now);
+    f.fetched(&second.host_key, now);
+    assert!(!f.is_done(), "the second job is fetched but not completed");
+    f.complete(&second.host_key, now);
+    assert!(f.is_done());
+    assert_eq!((f.in_flight(), f.unfinished()), (0, 0));
+}
+
+#[test]
+fn completing_a_job_never_reported_fetched_frees_its_request_slot() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 1,
+        ..Default::default()
+    });
+    let now = Instant::now();
+    f.push(job(0, "a", "/0"), now);
+    f.push(job(1, "a", "/1"), now);
+    let first = ready(f.pop(now));
+    f.complete(&first.host_key, now);
+    assert_eq!((f.in_flight(), f.unfinished()), (0, 0));
+    ready(f.pop(now));
+}
+
+#[test]
+fn unfinished_jobs_are_capped_across_hosts() {
+    let mut f = Frontier::new(&FrontierConfig {
+        per_host: 8,
+        ..Default::default()
+    });
+    f.set_max_in_flight(2);
+    f.set_max_unfinished(3);
+    let now = Instant::now();
+    for (seq, host) in ["a", "b", "c", "d"].iter().enumerate() {
+        f.push(job(seq as u64, host, "/"), now);
+    }
+    let a = ready(f.pop(now));
+    let b = ready(f.pop(now));
+    assert_eq!(f.pop(now), Pop::Empty, "two requests in flight");
+    f.fetched(&a.host_key, now);
+    f.fetched(&b.host_key, now);
+    let c = ready(f.pop(now));
+    assert_eq!(
+        f.pop(now),
+        Pop::Empty,
+        "one request in flight, but three jobs unfinished"
+    );
+    f.fetched(&c.host_key, now);
+    assert_eq!(f.pop(now), Pop::Empty, "still three unfinished");
+    f.complete(&a.host_key, now);
+    ready(f.pop(now));
+}

@@ -349,15 +349,16 @@ async fn run(
 /// pages whose response is in while they are parsed and stored, so the next requests start at
 /// once instead of waiting for the commit. These are also the most pages a crash makes trawl fetch
 /// again.
-pub(crate) fn unfinished_cap(concurrency: usize) -> usize {
+fn unfinished_cap(concurrency: usize) -> usize {
     let concurrency = concurrency.max(1);
     concurrency + (concurrency / LANDED_SHARE).max(1)
 }
 
 /// Pages fetched and not yet committed may add 1/`LANDED_SHARE` of `concurrency` to the requests
 /// in flight.
-/// (A quarter: measured with `trawl bench latency`, 64 requests of 20 ms, it takes the rate from
-/// 84-89% of in-flight / latency to 92-95%; half or as many again added under a point more.)
+///
+/// A quarter: with `trawl bench latency` (64 requests of 20 ms) it takes the rate from 84-89% of
+/// in-flight / latency to 92-95%; adding half or as many again gained under a point more.
 const LANDED_SHARE: usize = 4;
 
 /// Queues the URLs of the seed hosts' sitemaps (before the pipeline starts, so the store has one

@@ -5,6 +5,7 @@
 //! the crawl.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use trawl_frontier::Scope;
@@ -37,11 +38,22 @@ pub(crate) fn start(
     output: mpsc::Sender<ParsedJob>,
     workers: usize,
 ) -> std::io::Result<()> {
+    // One shared value, so the last thread to end drops it whole, in field order.
+    let stage = Arc::new(Stage { work, output });
     spawn_workers("trawl-parse", workers, input, move |item| {
+        let stage = &stage;
         // The persist stage gone means the crawl is over; nothing is left to hand the page to.
-        let _ = output.blocking_send(parse_one(&work, item));
+        let _ = stage.output.blocking_send(parse_one(&stage.work, item));
     })?;
     Ok(())
+}
+
+/// What the parse threads share. Fields drop in order: the work (which holds a handle on the
+/// store) before the sender, so once the persist stage sees its input closed, no parse thread
+/// holds the store any more and the crawl's end releases it.
+struct Stage {
+    work: ParseWork,
+    output: mpsc::Sender<ParsedJob>,
 }
 
 fn parse_one(work: &ParseWork, item: FetchedJob) -> ParsedJob {

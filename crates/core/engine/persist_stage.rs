@@ -114,6 +114,9 @@ impl PersistStage {
                     (Err(err), _) | (Ok(()), Err(err)) => Err(err),
                     (Ok(()), Ok(summary)) => store.flush().map(|()| summary).map_err(Into::into),
                 };
+                // Released before the crawl hears it is over: a caller may reopen the store at
+                // once, and an open handle here would make that fail as "in use".
+                drop(store);
                 finish(&done, result);
             })?;
         Ok(result)

@@ -212,6 +212,30 @@ async fn bench_runs_its_scenarios_and_reports_json() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["pages"], 4, "index, a, sub/ and sub/b: {report}");
 
+    // `--config` applies: one link followed per page leaves index and a.
+    let config = dir.path().join("one-link.toml");
+    std::fs::write(&config, "[parser]\nmax_outlinks = 1\n").unwrap();
+    let output = crate::support::trawl_ok(&[
+        "bench",
+        "dir",
+        site.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+    ])
+    .await;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["pages"], 2, "{report}");
+    let missing = dir.path().join("missing.toml");
+    let output =
+        crate::support::trawl(&["bench", "flat", "--config", missing.to_str().unwrap()]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot read config file"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
     let output = crate::support::trawl_ok(&[
         "bench", "resume", "--known", "2000", "--pages", "100", "--json",
     ])

@@ -58,6 +58,10 @@ pub struct BenchCommand {
     /// Keep the store here instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// Start from this TOML config (as `crawl --config`); the scenario still sets the seeds, the
+    /// store, `--concurrency` and the per-host cap.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// One JSON object instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -107,14 +107,17 @@ async fn site(pages: usize, hosts: usize, latency_ms: u64) -> anyhow::Result<Ser
     .await
 }
 
-fn config(command: &BenchCommand, seed: &str, store: &Path) -> Config {
-    let mut config = Config::default();
+fn config(command: &BenchCommand, seed: &str, store: &Path) -> anyhow::Result<Config> {
+    let mut config = match &command.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
     config.crawl.seeds = vec![seed.to_string()];
     config.crawl.store_dir = store.to_path_buf();
     config.crawl.concurrency = command.concurrency;
     // The peers compared against are measured at the same concurrency on one host.
     config.frontier.per_host = command.concurrency;
-    config
+    Ok(config)
 }
 
 /// Crawls `seed` to the end (or `max_pages`) and measures it.
@@ -125,7 +128,7 @@ async fn crawl(
     max_pages: Option<u64>,
     store: &Path,
 ) -> anyhow::Result<Report> {
-    let mut config = config(command, seed, store);
+    let mut config = config(command, seed, store)?;
     config.frontier.max_pages = max_pages;
     let cpu_before = cpu_seconds();
     let started = Instant::now();
@@ -144,7 +147,7 @@ async fn resume(command: &BenchCommand, store: &Path) -> anyhow::Result<Report> 
     let server = site(known, 1, 0).await?;
     let base = server.base();
     let seed = format!("{base}/");
-    let config = config(command, &seed, store);
+    let config = config(command, &seed, store)?;
     eprintln!("building a store of {known} queued URLs...");
     let build_started = Instant::now();
     trawl::bench_support::fill_store(

@@ -370,8 +370,8 @@ mod tests {
             let date = r.get("WARC-Date");
             assert!(date.len() == 20 && date.ends_with('Z'), "{date}");
         }
-        // Store order is key order: /old sorts before /page?q=1.
-        let (req, resp) = (&records[3], &records[4]);
+        // Store order is the order URLs were first stored: /page?q=1, then /old.
+        let (req, resp) = (&records[1], &records[2]);
         assert_eq!(req.get("WARC-Target-URI"), "http://a.test:8080/page?q=1");
         assert_eq!(resp.get("WARC-Target-URI"), "http://a.test:8080/page?q=1");
         assert_eq!(req.get("WARC-Concurrent-To"), resp.get("WARC-Record-ID"));
@@ -399,7 +399,7 @@ mod tests {
         for r in &records[1..] {
             assert_eq!(r.get("WARC-Block-Digest"), payload_digest(&r.block));
         }
-        let redirect = &records[2];
+        let redirect = &records[4];
         assert!(redirect.block.starts_with(
             b"HTTP/1.1 301 Moved Permanently\r\nLocation: http://a.test:8080/new\r\nContent-Length: 0\r\n\r\n"
         ));

@@ -1,5 +1,5 @@
-//! The group commit: bodies to segments, fsync, sled transactions over (urls, queue, meta, hosts),
-//! then a database flush. The batch is one transaction unless it discovers more than
+//! The group commit: bodies to segments, fsync, sled transactions over (url_index, url_details,
+//! queue, meta, hosts), then a database flush. The batch is one transaction unless it discovers more than
 //! [`DISCOVERIES_PER_TRANSACTION`] URLs: the extra discoveries are queued first, in transactions
 //! of their own (see [`split_discoveries`]).
 
@@ -7,15 +7,15 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
 };
 
-use crate::hosts::{decode_host_stats, encode_host_stats};
-use crate::records::{
-    decode_counters, decode_record, decode_u64, encode_counters, encode_record, encode_u64,
-    queue_key,
+use crate::entries::{
+    decode_details, decode_index, details_key, encode_details, encode_index, UrlDetails, UrlIndex,
 };
+use crate::hosts::{decode_host_stats, encode_host_stats};
+use crate::records::{decode_counters, decode_u64, encode_counters, encode_u64, queue_key};
 use crate::store::{meta_keys, Store};
 use crate::{
     Body, BodyPointer, CommitBatch, CommitOutcome, Completion, Counters, HostStatsDelta, NewUrl,
-    Outcome, QueuedUrl, StoreError, UrlRecord, UrlState,
+    Outcome, QueuedUrl, StoreError, UrlState,
 };
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -163,7 +163,7 @@ struct Part<'a> {
     host_stats: &'a [HostStatsDelta],
 }
 
-/// Applies `part` in one sled transaction over the four trees.
+/// Applies `part` in one sled transaction over the five trees.
 fn transact(
     store: &Store,
     part: &Part<'_>,
@@ -171,9 +171,15 @@ fn transact(
     seg_lens: &[(u32, u64)],
 ) -> Result<CommitOutcome, StoreError> {
     let inner = &store.inner;
-    (&inner.urls, &inner.queue, &inner.meta, &inner.hosts)
-        .transaction(|(u, q, m, h)| {
-            let trees = Trees { u, q, m, h };
+    (
+        &inner.index,
+        &inner.details,
+        &inner.queue,
+        &inner.meta,
+        &inner.hosts,
+    )
+        .transaction(|(i, d, q, m, h)| {
+            let trees = Trees { i, d, q, m, h };
             apply(&trees, part, pointers, seg_lens)
         })
         .map_err(|e| match e {
@@ -182,18 +188,58 @@ fn transact(
         })
 }
 
-/// The four trees inside the transaction.
+/// The five trees inside the transaction.
 struct Trees<'a> {
-    u: &'a TransactionalTree,
+    /// URL -> [`UrlIndex`].
+    i: &'a TransactionalTree,
+    /// id -> [`UrlDetails`].
+    d: &'a TransactionalTree,
     q: &'a TransactionalTree,
     m: &'a TransactionalTree,
     h: &'a TransactionalTree,
 }
 
-fn get_record(u: &TransactionalTree, url: &str) -> TxResult<Option<UrlRecord>> {
-    match u.get(url.as_bytes())? {
-        None => Ok(None),
-        Some(v) => decode_record(&v, url).map(Some).map_err(abort),
+impl Trees<'_> {
+    fn index(&self, url: &str) -> TxResult<Option<UrlIndex>> {
+        match self.i.get(url.as_bytes())? {
+            None => Ok(None),
+            Some(v) => decode_index(&v, url).map(Some).map_err(abort),
+        }
+    }
+
+    fn details(&self, index: &UrlIndex, url: &str) -> TxResult<UrlDetails> {
+        let id = index.id;
+        let bytes = self.d.get(details_key(id))?.ok_or_else(|| {
+            abort(StoreError::corrupt(format!(
+                "record of {url}: its details #{id} are missing"
+            )))
+        })?;
+        decode_details(&bytes, id).map_err(abort)
+    }
+
+    fn put(&self, url: &str, index: &UrlIndex, details: &UrlDetails) -> TxResult<()> {
+        self.i.insert(url.as_bytes(), encode_index(index))?;
+        self.d
+            .insert(&details_key(index.id), encode_details(details))?;
+        Ok(())
+    }
+}
+
+/// The counters a transaction reads and updates.
+struct Sequences {
+    next_seq: u64,
+    next_id: u64,
+}
+
+impl Sequences {
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq - 1
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id - 1
     }
 }
 
@@ -210,20 +256,27 @@ fn check_host_key(host_key: &str, url: &str) -> TxResult<()> {
     invalid_host_key(host_key, url).map_or(Ok(()), |e| Err(abort(e)))
 }
 
+fn read_u64(m: &TransactionalTree, key: &str, what: &str) -> TxResult<u64> {
+    match m.get(key)? {
+        None => Ok(0),
+        Some(v) => decode_u64(&v, what).map_err(abort),
+    }
+}
+
 fn apply(
     t: &Trees<'_>,
     batch: &Part<'_>,
     pointers: &[Option<BodyPointer>],
     seg_lens: &[(u32, u64)],
 ) -> TxResult<CommitOutcome> {
-    let Trees { u, q, m, h } = *t;
+    let Trees { q, m, h, .. } = *t;
     let mut counters = match m.get(meta_keys::COUNTERS)? {
         None => Counters::default(),
         Some(v) => decode_counters(&v).map_err(abort)?,
     };
-    let mut next_seq = match m.get(meta_keys::NEXT_SEQ)? {
-        None => 0,
-        Some(v) => decode_u64(&v, "queue seq counter").map_err(abort)?,
+    let mut seqs = Sequences {
+        next_seq: read_u64(m, meta_keys::NEXT_SEQ, "queue seq counter")?,
+        next_id: read_u64(m, meta_keys::NEXT_ID, "URL id counter")?,
     };
     let mut out = CommitOutcome::default();
 
@@ -231,33 +284,40 @@ fn apply(
         check_host_key(&d.host_key, &d.url)?;
         // `get` sees this transaction's own writes, so duplicates inside the batch are skipped too.
         // A URL still queued that is found again by a shorter path takes the shorter depth.
-        if let Some(old) = get_record(u, &d.url)? {
+        if let Some(old) = t.index(&d.url)? {
             if old.state == UrlState::Queued && d.depth < old.depth {
-                let shallower = UrlRecord {
+                let details = t.details(&old, &d.url)?;
+                let shallower = UrlIndex {
                     depth: d.depth,
-                    found_on: d.found_on.clone(),
                     redirect_hops: d.redirect_hops,
-                    host_key: old.host_key.or_else(|| Some(d.host_key.clone())),
                     ..old
                 };
-                u.insert(d.url.as_bytes(), encode_record(&shallower))?;
+                let details = UrlDetails {
+                    found_on: d.found_on.clone(),
+                    host_key: details.host_key.or_else(|| Some(d.host_key.clone())),
+                    ..details
+                };
+                t.put(&d.url, &shallower, &details)?;
             }
             continue;
         }
-        let seq = next_seq;
-        next_seq += 1;
-        let record = UrlRecord {
+        let seq = seqs.seq();
+        let index = UrlIndex {
             state: UrlState::Queued,
             depth: d.depth,
-            found_on: d.found_on.clone(),
             redirect_hops: d.redirect_hops,
             attempts: 0,
             queue_seq: Some(seq),
-            page: None,
-            host_key: Some(d.host_key.clone()),
-            lastmod: d.lastmod.clone(),
+            id: seqs.id(),
         };
-        u.insert(d.url.as_bytes(), encode_record(&record))?;
+        let details = UrlDetails {
+            url: d.url.clone(),
+            host_key: Some(d.host_key.clone()),
+            found_on: d.found_on.clone(),
+            lastmod: d.lastmod.clone(),
+            page: None,
+        };
+        t.put(&d.url, &index, &details)?;
         q.insert(queue_key(&d.host_key, seq), d.url.as_bytes())?;
         counters.queued += 1;
         out.newly_queued.push(QueuedUrl {
@@ -276,22 +336,25 @@ fn apply(
         if pointer.is_some() {
             page.body = pointer.clone();
         }
-        let old = get_record(u, &c.url)?;
+        let old = match t.index(&c.url)? {
+            None => None,
+            Some(index) => Some((index, t.details(&index, &c.url)?)),
+        };
         let new_state = match c.outcome {
             Outcome::Done => UrlState::Done,
             Outcome::Failed => UrlState::Failed,
             Outcome::Retry => {
-                if let Some(q) = retry(t, c, old, page, &mut next_seq, &mut counters)? {
+                if let Some(q) = retry(t, c, old, page, &mut seqs, &mut counters)? {
                     out.requeued.push(q);
                 }
                 continue;
             }
         };
-        let record = match old {
-            Some(old) => {
+        let (index, details) = match old {
+            Some((old, details)) => {
                 match old.state {
                     UrlState::Queued => {
-                        remove_queue_entry(q, &old, c)?;
+                        remove_queue_entry(q, &old, &details, c)?;
                         counters.queued = counters.queued.saturating_sub(1);
                     }
                     UrlState::Done if new_state != UrlState::Done => {
@@ -305,31 +368,39 @@ fn apply(
                 if old.state != new_state {
                     bump(&mut counters, new_state);
                 }
-                UrlRecord {
+                let index = UrlIndex {
                     state: new_state,
                     attempts: old.attempts.saturating_add(1),
                     queue_seq: None,
-                    page: Some(page),
-                    host_key: old.host_key.or_else(|| Some(c.host_key.clone())),
                     ..old
-                }
+                };
+                let details = UrlDetails {
+                    page: Some(page),
+                    host_key: details.host_key.or_else(|| Some(c.host_key.clone())),
+                    ..details
+                };
+                (index, details)
             }
             None => {
                 bump(&mut counters, new_state);
-                UrlRecord {
+                let index = UrlIndex {
                     state: new_state,
                     depth: 0,
-                    found_on: None,
                     redirect_hops: 0,
                     attempts: 1,
                     queue_seq: None,
-                    page: Some(page),
+                    id: seqs.id(),
+                };
+                let details = UrlDetails {
+                    url: c.url.clone(),
                     host_key: Some(c.host_key.clone()),
-                    lastmod: None,
-                }
+                    page: Some(page),
+                    ..UrlDetails::default()
+                };
+                (index, details)
             }
         };
-        u.insert(c.url.as_bytes(), encode_record(&record))?;
+        t.put(&c.url, &index, &details)?;
     }
 
     for delta in batch.host_stats {
@@ -343,17 +414,23 @@ fn apply(
     }
 
     m.insert(meta_keys::COUNTERS, encode_counters(&counters))?;
-    m.insert(meta_keys::NEXT_SEQ, encode_u64(next_seq))?;
+    m.insert(meta_keys::NEXT_SEQ, encode_u64(seqs.next_seq))?;
+    m.insert(meta_keys::NEXT_ID, encode_u64(seqs.next_id))?;
     for (id, len) in seg_lens {
         m.insert(meta_keys::segment(*id).as_bytes(), encode_u64(*len))?;
     }
     Ok(out)
 }
 
-/// Removes the queue entry of a Queued record (under its stored host key, else the completion's).
-fn remove_queue_entry(q: &TransactionalTree, old: &UrlRecord, c: &Completion) -> TxResult<()> {
+/// Removes the queue entry of a Queued URL (under its stored host key, else the completion's).
+fn remove_queue_entry(
+    q: &TransactionalTree,
+    old: &UrlIndex,
+    details: &UrlDetails,
+    c: &Completion,
+) -> TxResult<()> {
     if let Some(seq) = old.queue_seq {
-        let host = old.host_key.as_deref().unwrap_or(&c.host_key);
+        let host = details.host_key.as_deref().unwrap_or(&c.host_key);
         if q.remove(queue_key(host, seq))?.is_none() {
             tracing::warn!(url = %c.url, host, seq, "queued URL had no queue entry under its host key");
         }
@@ -366,53 +443,60 @@ fn remove_queue_entry(q: &TransactionalTree, old: &UrlRecord, c: &Completion) ->
 fn retry(
     t: &Trees<'_>,
     c: &Completion,
-    old: Option<UrlRecord>,
+    old: Option<(UrlIndex, UrlDetails)>,
     page: crate::PageMeta,
-    next_seq: &mut u64,
+    seqs: &mut Sequences,
     counters: &mut Counters,
 ) -> TxResult<Option<QueuedUrl>> {
-    let seq = *next_seq;
-    let record = match old {
-        Some(old) if old.state != UrlState::Queued => {
+    let (index, details) = match old {
+        Some((old, _)) if old.state != UrlState::Queued => {
             tracing::warn!(url = %c.url, state = ?old.state, "retry of a finished URL ignored");
             return Ok(None);
         }
-        Some(old) => {
-            remove_queue_entry(t.q, &old, c)?;
-            UrlRecord {
+        Some((old, details)) => {
+            remove_queue_entry(t.q, &old, &details, c)?;
+            let index = UrlIndex {
                 attempts: old.attempts.saturating_add(1),
-                queue_seq: Some(seq),
+                queue_seq: Some(seqs.seq()),
+                ..old
+            };
+            let details = UrlDetails {
                 page: Some(page),
                 host_key: Some(c.host_key.clone()),
                 lastmod: None,
-                ..old
-            }
+                ..details
+            };
+            (index, details)
         }
         None => {
             counters.queued += 1;
-            UrlRecord {
+            let index = UrlIndex {
                 state: UrlState::Queued,
                 depth: 0,
-                found_on: None,
                 redirect_hops: 0,
                 attempts: 1,
-                queue_seq: Some(seq),
-                page: Some(page),
+                queue_seq: Some(seqs.seq()),
+                id: seqs.id(),
+            };
+            let details = UrlDetails {
+                url: c.url.clone(),
                 host_key: Some(c.host_key.clone()),
-                lastmod: None,
-            }
+                page: Some(page),
+                ..UrlDetails::default()
+            };
+            (index, details)
         }
     };
-    *next_seq += 1;
-    t.u.insert(c.url.as_bytes(), encode_record(&record))?;
+    let seq = index.queue_seq.unwrap_or_default();
+    t.put(&c.url, &index, &details)?;
     t.q.insert(queue_key(&c.host_key, seq), c.url.as_bytes())?;
     Ok(Some(QueuedUrl {
         seq,
         url: c.url.clone(),
         host_key: c.host_key.clone(),
-        depth: record.depth,
-        redirect_hops: record.redirect_hops,
-        attempts: record.attempts,
+        depth: index.depth,
+        redirect_hops: index.redirect_hops,
+        attempts: index.attempts,
     }))
 }
 

@@ -1,12 +1,17 @@
 //! trawl-store: trawl's durable crawl state, the single source of truth for `resume`.
 //!
-//! Metadata lives in sled (0.34.7) in four trees: `urls` (canonical URL -> [`UrlRecord`]),
-//! `queue` (host key ++ 0x00 ++ seq -> URL), `meta` (schema version, counters, committed segment
-//! lengths, values from [`Store::put_meta`]) and `hosts` (host key -> [`HostStats`]). Page bodies live outside sled in append-only,
-//! zstd-compressed segment files; sled keeps a [`BodyPointer`] to each.
+//! Metadata lives in sled (0.34.7) in five trees. Each canonical URL's [`UrlRecord`] is kept in
+//! two parts: `url_index` (URL -> state, depth, attempts, queue seq and an id: a dozen bytes, so
+//! the lookups of every discovered link stay in sled's cache at millions of URLs) and
+//! `url_details` (id, in discovery order -> the URL, its host key, where it was found and the
+//! page data). Then `queue` (host key ++ 0x00 ++ seq -> URL), `meta` (schema version, counters,
+//! committed segment lengths, values from [`Store::put_meta`]) and `hosts` (host key ->
+//! [`HostStats`]). Page bodies live outside sled in append-only, zstd-compressed segment files;
+//! sled keeps a [`BodyPointer`] to each. A store of schema 1 (whole records in one `urls` tree)
+//! is converted when opened.
 //!
 //! [`Store::commit`] is a group commit: (1) append the batch's bodies to the segment, (2) fsync
-//! it, (3) apply the batch in ONE transaction over the four trees (a batch that discovers more
+//! it, (3) apply the batch in ONE transaction over the five trees (a batch that discovers more
 //! than 256 URLs first queues the extra ones in transactions of their own, which bounds the
 //! memory one transaction holds), (4) flush sled. [`Store::commit_unflushed`] stops before (4),
 //! so a writer can apply its next batch while another thread flushes (one [`Store::flush`] makes
@@ -58,8 +63,10 @@
 mod commit;
 mod config;
 mod encode;
+mod entries;
 mod error;
 mod hosts;
+mod migrate;
 mod records;
 mod segments;
 mod store;

@@ -1,8 +1,7 @@
 //! The store's data types and their compact binary encoding.
 //!
-//! Every value written to the database starts with a version byte (URL records:
-//! [`RECORD_VERSION`], which added the host key in version 2 and still reads version 1; other
-//! values: version 1), then fields in a fixed order: integers as LEB128 varints, strings as length + UTF-8 bytes, options
+//! Every value written to the database starts with a version byte (the two parts of URL records:
+//! [`RECORD_VERSION`], see [`crate::entries`]; other values: version 1), then fields in a fixed order: integers as LEB128 varints, strings as length + UTF-8 bytes, options
 //! as a 0/1 tag. Queue keys are `host_key ++ 0x00 ++ seq (u64 big-endian)` so one host's entries
 //! are contiguous and in seq order.
 
@@ -10,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{HostStatsDelta, StoreError};
 
-/// Version byte at the start of every URL record this build writes. Version 1 records (without
-/// [`UrlRecord::host_key`]) are still read.
-pub const RECORD_VERSION: u8 = 3;
+/// Version byte at the start of both parts of every URL record this build writes (the index
+/// entry and the details, see the crate docs). Versions 1 to 3 were whole records in one tree
+/// (schema 1); opening such a store converts them.
+pub const RECORD_VERSION: u8 = 4;
 
 /// Version byte of the other values (counters, integers, host statistics).
 pub(crate) const VALUE_VERSION: u8 = 1;
@@ -382,134 +382,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn state_code(s: UrlState) -> u64 {
-    match s {
-        UrlState::Queued => 0,
-        UrlState::Done => 1,
-        UrlState::Failed => 2,
-    }
-}
-
-/// Encodes a URL record.
-pub(crate) fn encode_record(r: &UrlRecord) -> Vec<u8> {
-    let mut w = Writer::new(RECORD_VERSION);
-    w.uint(state_code(r.state));
-    w.uint(r.depth.into());
-    w.opt_str(&r.found_on);
-    w.uint(r.redirect_hops.into());
-    w.uint(r.attempts.into());
-    w.opt_uint(r.queue_seq);
-    match &r.page {
-        None => w.0.push(0),
-        Some(p) => {
-            w.0.push(1);
-            w.opt_uint(p.status.map(u64::from));
-            w.opt_str(&p.content_type);
-            w.opt_str(&p.etag);
-            w.opt_str(&p.last_modified);
-            w.uint(p.fetched_at_ms);
-            w.uint(p.elapsed_ms);
-            w.uint(p.body_size);
-            w.uint(p.outlinks.into());
-            w.opt_str(&p.title);
-            w.opt_str(&p.redirect_to);
-            w.opt_str(&p.error_kind);
-            w.opt_str(&p.error);
-            match &p.body {
-                None => w.0.push(0),
-                Some(b) => {
-                    w.0.push(1);
-                    w.uint(b.segment.into());
-                    w.uint(b.offset);
-                    w.uint(b.length.into());
-                    w.str(&b.digest);
-                }
-            }
-        }
-    }
-    w.opt_str(&r.host_key);
-    w.opt_str(&r.lastmod);
-    if let Some(p) = &r.page {
-        w.opt_str(&p.records);
-        w.opt_str(&p.canonical);
-        w.uint(u64::from(p.noindex));
-        w.uint(p.nofollow_links.into());
-        w.uint(p.dropped_links.into());
-    }
-    w.0
-}
-
-/// Decodes a URL record; `url` is only used in error messages.
-pub(crate) fn decode_record(bytes: &[u8], url: &str) -> Result<UrlRecord, StoreError> {
-    let mut r = Reader::new(bytes, "record of", url, &[1, 2, RECORD_VERSION])?;
-    let state = match r.uint()? {
-        0 => UrlState::Queued,
-        1 => UrlState::Done,
-        2 => UrlState::Failed,
-        _ => return Err(r.err("unknown state")),
-    };
-    let depth = r.u32()?;
-    let found_on = r.opt_str()?;
-    let redirect_hops = r.u32()?;
-    let attempts = r.u32()?;
-    let queue_seq = r.opt_uint()?;
-    let page = if r.tag()? {
-        let status = match r.opt_uint()? {
-            None => None,
-            Some(s) => Some(u16::try_from(s).map_err(|_| r.err("status out of range"))?),
-        };
-        let mut p = PageMeta {
-            status,
-            content_type: r.opt_str()?,
-            etag: r.opt_str()?,
-            last_modified: r.opt_str()?,
-            fetched_at_ms: r.uint()?,
-            elapsed_ms: r.uint()?,
-            body_size: r.uint()?,
-            outlinks: r.u32()?,
-            title: r.opt_str()?,
-            redirect_to: r.opt_str()?,
-            error_kind: r.opt_str()?,
-            error: r.opt_str()?,
-            body: None,
-            ..PageMeta::default()
-        };
-        if r.tag()? {
-            p.body = Some(BodyPointer {
-                segment: r.u32()?,
-                offset: r.uint()?,
-                length: r.u32()?,
-                digest: r.str()?,
-            });
-        }
-        Some(p)
-    } else {
-        None
-    };
-    let host_key = if r.version >= 2 { r.opt_str()? } else { None };
-    let lastmod = if r.version >= 3 { r.opt_str()? } else { None };
-    let mut page = page;
-    if let (Some(page), true) = (&mut page, r.version >= 3) {
-        page.records = r.opt_str()?;
-        page.canonical = r.opt_str()?;
-        page.noindex = r.uint()? != 0;
-        page.nofollow_links = r.u32()?;
-        page.dropped_links = r.u32()?;
-    }
-    r.finish()?;
-    Ok(UrlRecord {
-        state,
-        depth,
-        found_on,
-        redirect_hops,
-        attempts,
-        queue_seq,
-        page,
-        host_key,
-        lastmod,
-    })
-}
-
 /// Encodes the counters.
 pub(crate) fn encode_counters(c: &Counters) -> Vec<u8> {
     let mut w = Writer::new(VALUE_VERSION);
@@ -549,122 +421,6 @@ pub(crate) fn decode_u64(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn full_record() -> UrlRecord {
-        UrlRecord {
-            state: UrlState::Done,
-            depth: 3,
-            found_on: Some("https://a.example/".into()),
-            redirect_hops: 1,
-            attempts: 2,
-            queue_seq: None,
-            page: Some(PageMeta {
-                status: Some(200),
-                content_type: Some("text/html; charset=utf-8".into()),
-                etag: Some("\"abc\"".into()),
-                last_modified: None,
-                fetched_at_ms: 1_700_000_000_000,
-                elapsed_ms: 123,
-                body_size: 4567,
-                outlinks: 10,
-                title: Some("Héllo".into()),
-                redirect_to: None,
-                error_kind: None,
-                error: None,
-                body: Some(BodyPointer {
-                    segment: 7,
-                    offset: u64::MAX,
-                    length: 99,
-                    digest: "sha1:ABC".into(),
-                }),
-                records: Some(r#"[{"rule":0,"name":"x"}]"#.into()),
-                canonical: Some("https://a.example/canonical".into()),
-                noindex: true,
-                nofollow_links: 3,
-                dropped_links: 4,
-            }),
-            host_key: Some("https://a.example:443".into()),
-            lastmod: Some("2026-11-01".into()),
-        }
-    }
-
-    #[test]
-    fn record_round_trips() {
-        let r = full_record();
-        let bytes = encode_record(&r);
-        assert_eq!(bytes[0], RECORD_VERSION);
-        assert_eq!(decode_record(&bytes, "u").unwrap(), r);
-        let q = UrlRecord {
-            state: UrlState::Queued,
-            depth: 0,
-            found_on: None,
-            redirect_hops: 0,
-            attempts: 0,
-            queue_seq: Some(42),
-            page: None,
-            host_key: None,
-            lastmod: None,
-        };
-        let bytes = encode_record(&q);
-        assert!(bytes.len() <= 12, "compact: {} bytes", bytes.len());
-        assert_eq!(decode_record(&bytes, "u").unwrap(), q);
-    }
-
-    #[test]
-    fn version_1_records_still_decode() {
-        // A version 1 record is a version 3 record without the trailing host key, lastmod and
-        // records; version 2 has the host key.
-        let mut r = UrlRecord {
-            host_key: None,
-            lastmod: None,
-            ..full_record()
-        };
-        if let Some(page) = &mut r.page {
-            *page = PageMeta {
-                records: None,
-                canonical: None,
-                noindex: false,
-                nofollow_links: 0,
-                dropped_links: 0,
-                ..page.clone()
-            };
-        }
-        let mut v1 = encode_record(&r);
-        for field in [
-            "dropped",
-            "nofollow",
-            "noindex",
-            "canonical",
-            "records",
-            "lastmod",
-        ] {
-            assert_eq!(v1.pop(), Some(0), "the empty {field} field");
-        }
-        let mut v2 = v1.clone();
-        v2[0] = 2;
-        assert_eq!(decode_record(&v2, "u").unwrap(), r);
-        assert_eq!(v1.pop(), Some(0), "the None host key tag");
-        v1[0] = 1;
-        assert_eq!(decode_record(&v1, "u").unwrap(), r);
-        // ... and a version 1 record with a host key tag appended is rejected.
-        v1.push(0);
-        assert!(decode_record(&v1, "u").unwrap_err().is_corrupt());
-    }
-
-    #[test]
-    fn bad_bytes_are_corrupt_not_panics() {
-        let bytes = encode_record(&full_record());
-        for cut in 0..bytes.len() {
-            assert!(decode_record(&bytes[..cut], "u").unwrap_err().is_corrupt());
-        }
-        let mut v = bytes.clone();
-        v[0] = 99;
-        let e = decode_record(&v, "https://x/").unwrap_err();
-        assert!(e.to_string().contains("https://x/"));
-        let mut v = bytes;
-        v.push(0);
-        assert!(decode_record(&v, "u").is_err());
-    }
 
     #[test]
     fn counters_and_keys() {

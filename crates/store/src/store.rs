@@ -9,21 +9,29 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use fs2::FileExt;
 
+use crate::entries::{decode_details, decode_index, details_id, details_key, join, UrlIndex};
 use crate::hosts::decode_host_stats;
-use crate::records::{decode_counters, decode_record, decode_u64, encode_u64, split_queue_key};
+use crate::records::{decode_counters, decode_u64, encode_u64, split_queue_key};
 use crate::segments::{self, SegmentWriter};
 use crate::{
     BodyPointer, Counters, HostStats, QueuedUrl, StoreConfig, StoreError, UrlRecord, UrlState,
 };
 
-/// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes. Schema 1 stores (whole URL records in one tree) are
+/// converted when opened.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The tree of URL index entries (URL -> [`UrlIndex`]).
+pub(crate) const INDEX_TREE: &str = "url_index";
+/// The tree of URL details (id -> [`crate::entries::UrlDetails`]).
+pub(crate) const DETAILS_TREE: &str = "url_details";
 
 /// Keys of the `meta` tree. Internal keys live under `store/`, `put_meta` keys under `user/`.
 pub(crate) mod meta_keys {
     pub(crate) const SCHEMA_VERSION: &str = "store/schema_version";
     pub(crate) const COUNTERS: &str = "store/counters";
     pub(crate) const NEXT_SEQ: &str = "store/next_seq";
+    pub(crate) const NEXT_ID: &str = "store/next_id";
     pub(crate) const SEGMENT_PREFIX: &str = "store/segment/";
     pub(crate) const USER_PREFIX: &str = "user/";
 
@@ -47,7 +55,8 @@ pub(crate) struct Inner {
     path: PathBuf,
     pub(crate) segments_dir: PathBuf,
     pub(crate) db: sled::Db,
-    pub(crate) urls: sled::Tree,
+    pub(crate) index: sled::Tree,
+    pub(crate) details: sled::Tree,
     pub(crate) queue: sled::Tree,
     pub(crate) meta: sled::Tree,
     pub(crate) hosts: sled::Tree,
@@ -89,7 +98,15 @@ fn write_marker(dir: &Path, marker: &Path) -> Result<(), StoreError> {
     crate::segments::sync_dir(dir)
 }
 
-type Trees = (sled::Db, sled::Tree, sled::Tree, sled::Tree, sled::Tree);
+/// The database and its trees.
+struct Trees {
+    db: sled::Db,
+    index: sled::Tree,
+    details: sled::Tree,
+    queue: sled::Tree,
+    meta: sled::Tree,
+    hosts: sled::Tree,
+}
 
 /// How long to wait for sled's own lock once ours is held (see [`open_db_holding_our_lock`]).
 const SLED_LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -143,11 +160,14 @@ fn open_db(store: &Path, db_path: &Path, cache_capacity: u64) -> Result<Trees, S
                     }
                 }
             })?;
-        let urls = db.open_tree("urls")?;
-        let queue = db.open_tree("queue")?;
-        let meta = db.open_tree("meta")?;
-        let hosts = db.open_tree("hosts")?;
-        Ok((db, urls, queue, meta, hosts))
+        Ok(Trees {
+            index: db.open_tree(INDEX_TREE)?,
+            details: db.open_tree(DETAILS_TREE)?,
+            queue: db.open_tree("queue")?,
+            meta: db.open_tree("meta")?,
+            hosts: db.open_tree("hosts")?,
+            db,
+        })
     };
     catch_panic(db_path, open)
 }
@@ -203,7 +223,14 @@ impl Store {
         }
 
         let db_path = path.join("db");
-        let (db, urls, queue, meta, hosts) = open_db_holding_our_lock(&path, &db_path, config)?;
+        let Trees {
+            db,
+            index,
+            details,
+            queue,
+            meta,
+            hosts,
+        } = open_db_holding_our_lock(&path, &db_path, config)?;
         // Written once the database holds a schema version: a database that comes back empty
         // while it exists was lost, and must not be taken for a new store.
         let marker = path.join(MARKER_FILE);
@@ -211,7 +238,13 @@ impl Store {
         match meta.get(meta_keys::SCHEMA_VERSION)? {
             Some(v) => {
                 let found = decode_u64(&v, "schema version")?;
-                if found != u64::from(SCHEMA_VERSION) {
+                if found == 1 {
+                    let records = catch_panic(&db_path, || {
+                        crate::migrate::from_schema_1(&db, &index, &details, &meta, SCHEMA_VERSION)
+                    })?;
+                    tracing::info!(path = %path.display(), records, "converted the store from schema 1 to {SCHEMA_VERSION}");
+                    write_marker(&path, &marker)?;
+                } else if found != u64::from(SCHEMA_VERSION) {
                     return Err(StoreError::SchemaVersion {
                         found: u32::try_from(found).unwrap_or(u32::MAX),
                         expected: SCHEMA_VERSION,
@@ -241,6 +274,7 @@ impl Store {
         if !marker.exists() {
             write_marker(&path, &marker)?;
         }
+        crate::migrate::drop_legacy_tree(&db)?;
 
         let segments_dir = path.join("segments");
         fs::create_dir_all(&segments_dir).map_err(|e| StoreError::io(&segments_dir, e))?;
@@ -268,7 +302,8 @@ impl Store {
                 path,
                 segments_dir,
                 db,
-                urls,
+                index,
+                details,
                 queue,
                 meta,
                 hosts,
@@ -286,10 +321,38 @@ impl Store {
 
     /// The record of `url` (canonical form), if known.
     pub fn url(&self, url: &str) -> Result<Option<UrlRecord>, StoreError> {
-        match self.inner.urls.get(url.as_bytes())? {
+        let Some(index) = self.index_entry(url)? else {
+            return Ok(None);
+        };
+        let details = self.details(index.id, url)?;
+        Ok(Some(join(index, details)))
+    }
+
+    /// The index entry of `url`, if known.
+    pub(crate) fn index_entry(&self, url: &str) -> Result<Option<UrlIndex>, StoreError> {
+        match self.inner.index.get(url.as_bytes())? {
             None => Ok(None),
-            Some(v) => decode_record(&v, url).map(Some),
+            Some(v) => decode_index(&v, url).map(Some),
         }
+    }
+
+    /// The details `url`'s index entry points at (their absence is corruption).
+    pub(crate) fn details(
+        &self,
+        id: u64,
+        url: &str,
+    ) -> Result<crate::entries::UrlDetails, StoreError> {
+        let bytes = self.inner.details.get(details_key(id))?.ok_or_else(|| {
+            StoreError::corrupt(format!("record of {url}: its details #{id} are missing"))
+        })?;
+        let details = decode_details(&bytes, id)?;
+        if details.url != url {
+            return Err(StoreError::corrupt(format!(
+                "record of {url}: its details #{id} are those of {}",
+                details.url
+            )));
+        }
+        Ok(details)
     }
 
     /// Queued URLs of one host with seq > `after` (None = from the start), up to `limit`, in seq
@@ -317,7 +380,7 @@ impl Store {
             let (_, seq) = split_queue_key(&k)?;
             let url = String::from_utf8(v.to_vec())
                 .map_err(|_| StoreError::corrupt(format!("queue entry {seq} is not UTF-8")))?;
-            let Some(record) = self.url(&url)? else {
+            let Some(record) = self.index_entry(&url)? else {
                 tracing::warn!(%url, seq, "queue entry without a URL record; skipped");
                 continue;
             };
@@ -353,14 +416,27 @@ impl Store {
         Ok(hosts)
     }
 
-    /// Every URL record, in key order, streamed from the database.
+    /// Every URL record, in the order the URLs were first stored (discovery order), streamed
+    /// from the database.
     pub fn records(&self) -> impl Iterator<Item = Result<(String, UrlRecord), StoreError>> + '_ {
-        self.inner.urls.iter().map(|item| {
+        self.inner.details.iter().map(|item| {
             let (k, v) = item?;
-            let url = String::from_utf8(k.to_vec())
-                .map_err(|_| StoreError::corrupt(format!("URL key {k:?} is not UTF-8")))?;
-            let record = decode_record(&v, &url)?;
-            Ok((url, record))
+            let id = details_id(&k)?;
+            let details = decode_details(&v, id)?;
+            let index = self.index_entry(&details.url)?.ok_or_else(|| {
+                StoreError::corrupt(format!(
+                    "URL details #{id} ({}) have no index entry",
+                    details.url
+                ))
+            })?;
+            if index.id != id {
+                return Err(StoreError::corrupt(format!(
+                    "URL details #{id} ({}) are not the ones its index entry names (#{})",
+                    details.url, index.id
+                )));
+            }
+            let url = details.url.clone();
+            Ok((url, join(index, details)))
         })
     }
 
@@ -387,8 +463,9 @@ impl Store {
     /// Counts the states by scanning every record (for verification; `counters` is O(1)).
     pub fn recount(&self) -> Result<Counters, StoreError> {
         let mut c = Counters::default();
-        for item in self.records() {
-            match item?.1.state {
+        for item in self.inner.index.iter() {
+            let (k, v) = item?;
+            match decode_index(&v, &String::from_utf8_lossy(&k))?.state {
                 UrlState::Queued => c.queued += 1,
                 UrlState::Done => c.done += 1,
                 UrlState::Failed => c.failed += 1,

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::fs;
 
+use crate::entries::{decode_details, decode_index, details_id, details_key, join, UrlIndex};
 use crate::hosts::decode_host_stats;
-use crate::records::{decode_counters, decode_record, decode_u64, queue_key, split_queue_key};
+use crate::records::{decode_counters, decode_u64, queue_key, split_queue_key};
 use crate::segments;
 use crate::store::meta_keys;
 use crate::{Counters, Store, StoreError, UrlRecord, UrlState};
@@ -48,7 +49,8 @@ impl VerifyReport {
 
 impl Store {
     /// Checks every invariant of the store and reports what is violated:
-    /// - each URL record decodes, and its fields agree with its one state (a Queued record has a
+    /// - each URL record's two parts (index entry and details) decode and name each other, every
+    ///   id is below the next id to hand out, and the fields agree with the record's one state (a Queued record has a
     ///   queue seq and no finished page; a Done/Failed one has a page and no queue seq);
     /// - queue entries and Queued records correspond one-to-one (each entry names a Queued record
     ///   with that seq and host key; each Queued record has its entry; the counts agree), and every
@@ -79,29 +81,94 @@ impl Store {
                 }
             },
         };
+        let next_id = match inner.meta.get(meta_keys::NEXT_ID)? {
+            None => 0,
+            Some(v) => match decode_u64(&v, "URL id counter") {
+                Ok(n) => n,
+                Err(e) => {
+                    report.violation(e.to_string());
+                    u64::MAX
+                }
+            },
+        };
         let committed = self.verify_segments(&mut report)?;
 
-        // Pass 1: every URL record, and each Queued record's queue entry.
-        for item in inner.urls.iter() {
+        // Pass 1: every URL record (index entry + details), and each Queued record's queue entry.
+        for item in inner.index.iter() {
             let (k, v) = item?;
             report.urls += 1;
             let Ok(url) = String::from_utf8(k.to_vec()) else {
                 report.violation(format!("URL key {k:?} is not UTF-8"));
                 continue;
             };
-            let record = match decode_record(&v, &url) {
+            let index = match decode_index(&v, &url) {
                 Ok(r) => r,
                 Err(e) => {
                     report.violation(e.to_string());
                     continue;
                 }
             };
-            match record.state {
+            match index.state {
                 UrlState::Queued => report.queued += 1,
                 UrlState::Done => report.done += 1,
                 UrlState::Failed => report.failed += 1,
             }
+            if index.id >= next_id {
+                report.violation(format!(
+                    "{url}: details id {} is not below the next id {next_id}",
+                    index.id
+                ));
+            }
+            let details = match inner.details.get(details_key(index.id))? {
+                None => {
+                    report.violation(format!("{url}: its details #{} are missing", index.id));
+                    continue;
+                }
+                Some(v) => match decode_details(&v, index.id) {
+                    Ok(d) => d,
+                    // Reported by pass 1b.
+                    Err(_) => continue,
+                },
+            };
+            if details.url != url {
+                report.violation(format!(
+                    "{url}: its details #{} are those of {}",
+                    index.id, details.url
+                ));
+                continue;
+            }
+            let record = join(index, details);
             self.verify_record(&url, &record, next_seq, &committed, &mut report)?;
+        }
+
+        // Pass 1b: every details entry belongs to the index entry of its URL.
+        for item in inner.details.iter() {
+            let (k, v) = item?;
+            let id = match details_id(&k) {
+                Ok(id) => id,
+                Err(e) => {
+                    report.violation(e.to_string());
+                    continue;
+                }
+            };
+            let details = match decode_details(&v, id) {
+                Ok(d) => d,
+                Err(e) => {
+                    report.violation(e.to_string());
+                    continue;
+                }
+            };
+            match self.index_of(&details.url)? {
+                Some(index) if index.id == id => {}
+                Some(index) => report.violation(format!(
+                    "URL details #{id} ({}): its index entry names #{}",
+                    details.url, index.id
+                )),
+                None => report.violation(format!(
+                    "URL details #{id} ({}): no index entry",
+                    details.url
+                )),
+            }
         }
 
         // Pass 2: every queue entry points back at a matching Queued record.
@@ -124,29 +191,34 @@ impl Store {
             if seq >= next_seq {
                 report.violation(format!("{what}: seq is not below the next seq {next_seq}"));
             }
-            let record = match inner.urls.get(url.as_bytes())? {
+            let index = match inner.index.get(url.as_bytes())? {
                 None => {
                     report.violation(format!("{what}: no URL record"));
                     continue;
                 }
-                Some(r) => match decode_record(&r, url) {
+                Some(r) => match decode_index(&r, url) {
                     Ok(r) => r,
                     // Already reported in pass 1.
                     Err(_) => continue,
                 },
             };
-            if record.state != UrlState::Queued {
-                report.violation(format!("{what}: the URL is {:?}, not Queued", record.state));
-            } else if record.queue_seq != Some(seq) {
+            if index.state != UrlState::Queued {
+                report.violation(format!("{what}: the URL is {:?}, not Queued", index.state));
+            } else if index.queue_seq != Some(seq) {
                 report.violation(format!(
                     "{what}: the record's queue seq is {:?}",
-                    record.queue_seq
+                    index.queue_seq
                 ));
-            } else if record.host_key.as_deref().is_some_and(|h| h != host) {
-                report.violation(format!(
-                    "{what}: the record's host key is {:?}",
-                    record.host_key.unwrap_or_default()
-                ));
+            } else {
+                // Details that are missing or damaged were reported in pass 1.
+                let host_key = inner
+                    .details
+                    .get(details_key(index.id))?
+                    .and_then(|v| decode_details(&v, index.id).ok())
+                    .and_then(|d| d.host_key);
+                if let Some(recorded) = host_key.filter(|h| h != host) {
+                    report.violation(format!("{what}: the record's host key is {recorded:?}"));
+                }
             }
         }
         if entries != report.queued {
@@ -181,6 +253,15 @@ impl Store {
             }
         }
         Ok(report)
+    }
+
+    /// The index entry of `url`, if it decodes.
+    fn index_of(&self, url: &str) -> Result<Option<UrlIndex>, StoreError> {
+        Ok(self
+            .inner
+            .index
+            .get(url.as_bytes())?
+            .and_then(|v| decode_index(&v, url).ok()))
     }
 
     /// Checks the committed segment lengths against the files; returns the committed lengths.
@@ -255,7 +336,8 @@ impl Store {
                         "{url}: queue seq {seq} is not below the next seq {next_seq}"
                     ));
                 }
-                // Records of format version 1 have no host key: pass 2 and the count cover them.
+                // Records converted from format version 1 have no host key: pass 2 and the
+                // count cover them.
                 if let Some(host) = &record.host_key {
                     match self.inner.queue.get(queue_key(host, seq))? {
                         None => report.violation(format!(

@@ -78,15 +78,33 @@ fn queue_key(host: &str, seq: u64) -> Vec<u8> {
     k
 }
 
-/// Edits the closed store's database with raw sled calls.
+/// Edits the closed store's database with raw sled calls: `f` gets the URL index, queue, meta
+/// and hosts trees.
 fn edit(dir: &Path, f: impl FnOnce(&sled::Tree, &sled::Tree, &sled::Tree, &sled::Tree)) {
     let db = sled::open(dir.join("db")).unwrap();
-    let urls = db.open_tree("urls").unwrap();
+    let index = db.open_tree("url_index").unwrap();
     let queue = db.open_tree("queue").unwrap();
     let meta = db.open_tree("meta").unwrap();
     let hosts = db.open_tree("hosts").unwrap();
-    f(&urls, &queue, &meta, &hosts);
+    f(&index, &queue, &meta, &hosts);
     db.flush().unwrap();
+}
+
+/// Edits the closed store's URL details tree (keys: ids, 8 bytes big-endian, in discovery
+/// order: a.test/ 0, x 1, y 2, f 3, b.test/ 4).
+fn edit_details(dir: &Path, f: impl FnOnce(&sled::Tree)) {
+    let db = sled::open(dir.join("db")).unwrap();
+    f(&db.open_tree("url_details").unwrap());
+    db.flush().unwrap();
+}
+
+/// The details of a queued URL without a host key (as converted from a record of version 1):
+/// version 4, the URL, then no host key, found-on, lastmod or page.
+fn details_without_host_key(url: &str) -> Vec<u8> {
+    let mut v = vec![4, url.len() as u8];
+    v.extend_from_slice(url.as_bytes());
+    v.extend_from_slice(&[0, 0, 0, 0]);
+    v
 }
 
 fn verify(dir: &Path) -> VerifyReport {
@@ -330,19 +348,19 @@ fn violations_are_capped_but_counted() {
 }
 
 #[test]
-fn version_1_records_verify_by_count() {
-    // A store written before records carried their host key: pass over the queue + the count.
+fn records_without_a_host_key_verify_by_count() {
+    // Records converted from version 1 carry no host key: pass over the queue + the count.
     let dir = tempfile::tempdir().unwrap();
     build(dir.path());
-    edit(dir.path(), |u, _, _, _| {
-        let mut v = u.get("http://a.test/x").unwrap().unwrap().to_vec();
-        assert_eq!(v[0], 3);
-        // Drop the trailing host key (tag 1, length, bytes) and the version 3 lastmod (an empty
-        // tag; the record is queued, so it has no page fields) to make it a version 1 record.
-        let host_len = A.len() + 2;
-        v.truncate(v.len() - host_len - 1);
-        v[0] = 1;
-        u.insert("http://a.test/x", v).unwrap();
+    edit_details(dir.path(), |d| {
+        let key = 1u64.to_be_bytes();
+        let old = d.get(key).unwrap().unwrap();
+        assert!(
+            old.windows(A.len()).any(|w| w == A.as_bytes()),
+            "had a host key"
+        );
+        d.insert(key, details_without_host_key("http://a.test/x"))
+            .unwrap();
     });
     let store = Store::open(dir.path(), &cfg()).unwrap();
     assert_eq!(
@@ -358,6 +376,45 @@ fn version_1_records_verify_by_count() {
     assert_eq!(
         report.violations,
         ["2 queue entries but 3 Queued URL records"]
+    );
+}
+
+#[test]
+fn missing_and_mismatched_details() {
+    damaged(
+        |d| {
+            edit_details(d, |details| {
+                details.remove(1u64.to_be_bytes()).unwrap().unwrap();
+                let y = details.get(2u64.to_be_bytes()).unwrap().unwrap();
+                details.insert(3u64.to_be_bytes(), y).unwrap();
+            })
+        },
+        &[
+            "http://a.test/x: its details #1 are missing",
+            "http://a.test/f: its details #3 are those of http://a.test/y",
+            "URL details #3 (http://a.test/y): its index entry names #2",
+        ],
+    );
+}
+
+#[test]
+fn details_nothing_points_at() {
+    damaged(
+        |d| {
+            edit_details(d, |details| {
+                details
+                    .insert(
+                        40u64.to_be_bytes(),
+                        details_without_host_key("http://a.test/orphan"),
+                    )
+                    .unwrap();
+                details.insert(&b"bad key"[..], &[4u8][..]).unwrap();
+            })
+        },
+        &[
+            "URL details #40 (http://a.test/orphan): no index entry",
+            "malformed URL details key",
+        ],
     );
 }
 

@@ -140,14 +140,15 @@ fn commit_survives_reopen_with_dedup_and_bodies() {
     );
     assert_eq!(store.queued_hosts().unwrap(), [A, B]);
 
+    // In the order they were discovered.
     let all: Vec<_> = store.records().map(|r| r.unwrap().0).collect();
     assert_eq!(
         all,
         [
             "http://a.test/",
+            "http://b.test/",
             "http://a.test/x",
-            "http://a.test/y",
-            "http://b.test/"
+            "http://a.test/y"
         ]
     );
     assert!(store.size_on_disk().unwrap() > 0);

@@ -94,7 +94,7 @@ impl BatchBuilder {
             discovered_fingerprints: Vec::new(),
         };
         for mut item in items.drain(..) {
-            if let Some(record) = store.url(item.job.url.as_str())? {
+            if let Some(record) = store.url_summary(item.job.url.as_str())? {
                 if record.depth < item.job.depth {
                     item.job.depth = record.depth;
                     item.job.redirect_hops = record.redirect_hops;

@@ -78,7 +78,7 @@ pub use error::StoreError;
 pub use hosts::{HostStats, HostStatsDelta};
 pub use records::{
     BodyPointer, CommitBatch, CommitOutcome, Completion, Counters, NewUrl, Outcome, PageMeta,
-    QueuedUrl, UrlRecord, UrlState, RECORD_VERSION,
+    QueuedUrl, UrlRecord, UrlState, UrlSummary, RECORD_VERSION,
 };
 pub use store::{Store, SCHEMA_VERSION};
 pub use verify::{VerifyReport, MAX_REPORTED_VIOLATIONS};

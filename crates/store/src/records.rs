@@ -134,6 +134,22 @@ pub struct UrlRecord {
     pub lastmod: Option<String>,
 }
 
+/// The fields of a [`UrlRecord`] that [`Store::url_summary`](crate::Store::url_summary) reads
+/// without the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlSummary {
+    /// Current state.
+    pub state: UrlState,
+    /// Link depth from the seeds.
+    pub depth: u32,
+    /// Redirect hops taken to reach it.
+    pub redirect_hops: u32,
+    /// Completed fetch attempts.
+    pub attempts: u32,
+    /// Its queue position while `state == Queued`, None otherwise.
+    pub queue_seq: Option<u64>,
+}
+
 /// What was learnt fetching a page.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PageMeta {

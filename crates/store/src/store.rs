@@ -15,6 +15,7 @@ use crate::records::{decode_counters, decode_u64, encode_u64, split_queue_key};
 use crate::segments::{self, SegmentWriter};
 use crate::{
     BodyPointer, Counters, HostStats, QueuedUrl, StoreConfig, StoreError, UrlRecord, UrlState,
+    UrlSummary,
 };
 
 /// The schema version this build writes. Schema 1 stores (whole URL records in one tree) are
@@ -326,6 +327,18 @@ impl Store {
         };
         let details = self.details(index.id, url)?;
         Ok(Some(join(index, details)))
+    }
+
+    /// The small part of `url`'s record (state, depth, hops, attempts, queue seq), if known:
+    /// one lookup in the URL index, cheaper than [`Store::url`], which also reads the details.
+    pub fn url_summary(&self, url: &str) -> Result<Option<UrlSummary>, StoreError> {
+        Ok(self.index_entry(url)?.map(|index| UrlSummary {
+            state: index.state,
+            depth: index.depth,
+            redirect_hops: index.redirect_hops,
+            attempts: index.attempts,
+            queue_seq: index.queue_seq,
+        }))
     }
 
     /// The index entry of `url`, if known.

@@ -123,6 +123,21 @@ fn commit_survives_reopen_with_dedup_and_bodies() {
     assert_eq!(x.found_on.as_deref(), Some("http://a.test/"));
     assert_eq!(x.queue_seq, Some(2));
     assert_eq!(store.url("http://nowhere.test/").unwrap(), None);
+    let summary = store.url_summary("http://a.test/x").unwrap().unwrap();
+    assert_eq!(
+        (
+            summary.state,
+            summary.depth,
+            summary.attempts,
+            summary.queue_seq
+        ),
+        (x.state, x.depth, x.attempts, x.queue_seq)
+    );
+    assert_eq!(
+        store.url_summary("http://a.test/").unwrap().unwrap().state,
+        UrlState::Done
+    );
+    assert_eq!(store.url_summary("http://nowhere.test/").unwrap(), None);
 
     // The queue: the completed root is gone, its links are there.
     let a: Vec<_> = store

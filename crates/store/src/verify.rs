@@ -71,26 +71,8 @@ impl Store {
             .map_err(|_| StoreError::corrupt("a previous commit panicked; reopen the store"))?;
         let mut report = VerifyReport::default();
 
-        let next_seq = match inner.meta.get(meta_keys::NEXT_SEQ)? {
-            None => 0,
-            Some(v) => match decode_u64(&v, "queue seq counter") {
-                Ok(n) => n,
-                Err(e) => {
-                    report.violation(e.to_string());
-                    u64::MAX
-                }
-            },
-        };
-        let next_id = match inner.meta.get(meta_keys::NEXT_ID)? {
-            None => 0,
-            Some(v) => match decode_u64(&v, "URL id counter") {
-                Ok(n) => n,
-                Err(e) => {
-                    report.violation(e.to_string());
-                    u64::MAX
-                }
-            },
-        };
+        let next_seq = self.counter(meta_keys::NEXT_SEQ, "queue seq counter", &mut report)?;
+        let next_id = self.counter(meta_keys::NEXT_ID, "URL id counter", &mut report)?;
         let committed = self.verify_segments(&mut report)?;
 
         // Pass 1: every URL record (index entry + details), and each Queued record's queue entry.
@@ -253,6 +235,18 @@ impl Store {
             }
         }
         Ok(report)
+    }
+
+    /// The counter under meta `key` (0 if absent); one that does not decode is a violation, and
+    /// then no value is below it.
+    fn counter(&self, key: &str, what: &str, report: &mut VerifyReport) -> Result<u64, StoreError> {
+        Ok(match self.inner.meta.get(key)? {
+            None => 0,
+            Some(v) => decode_u64(&v, what).unwrap_or_else(|e| {
+                report.violation(e.to_string());
+                u64::MAX
+            }),
+        })
     }
 
     /// The index entry of `url`, if it decodes.

@@ -244,3 +244,29 @@ async fn bench_runs_its_scenarios_and_reports_json() {
     assert_eq!(report["pages"], 100, "{report}");
     assert_eq!(report["known_urls"], 2000);
 }
+
+/// The resume scenario's store is built by `trawl bench-fill` in a process of its own (so the
+/// bench measures the resumed crawl alone): every known URL queued, nothing fetched.
+#[tokio::test]
+async fn bench_fill_queues_the_known_urls_without_fetching() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("filled.trawl");
+    let store_arg = store.to_str().unwrap();
+    // Nothing listens on port 9 (discard): the build must not fetch anything.
+    crate::support::trawl_ok(&[
+        "bench-fill",
+        "--base",
+        "http://127.0.0.1:9",
+        "--known",
+        "50",
+        "--store",
+        store_arg,
+        "--concurrency",
+        "4",
+    ])
+    .await;
+    let output = crate::support::trawl_ok(&["stats", "--store", store_arg]).await;
+    let stats = String::from_utf8_lossy(&output.stdout);
+    assert!(stats.contains("queued:  50"), "{stats}");
+    assert!(stats.contains("done:    0"), "{stats}");
+}

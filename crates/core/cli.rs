@@ -35,6 +35,10 @@ pub enum Command {
     /// Serve a directory for `trawl bench dir` (prints the seed URL; stops when stdin closes).
     #[command(hide = true)]
     ServeDir(ServeDirCommand),
+    /// Build the store `trawl bench resume` resumes (in a process of its own, so that the
+    /// bench's peak RSS is the resumed crawl's alone).
+    #[command(hide = true)]
+    BenchFill(BenchFillCommand),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +100,21 @@ pub struct ServeSiteCommand {
 #[derive(Debug, Args)]
 pub struct ServeDirCommand {
     pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFillCommand {
+    /// The site's origin, e.g. http://127.0.0.1:PORT.
+    #[arg(long)]
+    pub base: String,
+    #[arg(long)]
+    pub known: usize,
+    #[arg(long)]
+    pub store: PathBuf,
+    #[arg(long)]
+    pub concurrency: usize,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -163,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             bench::serve::serve_site(command.pages, command.hosts, command.latency_ms).await
         }
         Command::ServeDir(command) => bench::serve::serve_dir(command.path).await,
+        Command::BenchFill(command) => bench::fill(command).await,
     }
 }
 

@@ -12,7 +12,7 @@ use anyhow::Context;
 use tokio::io::AsyncBufReadExt;
 use trawl::{Config, Crawl};
 
-use crate::cli::{BenchCommand, Scenario};
+use crate::cli::{BenchCommand, BenchFillCommand, Scenario};
 use metrics::{cpu_seconds, Report};
 
 /// A server child process; killed when dropped.
@@ -107,16 +107,21 @@ async fn site(pages: usize, hosts: usize, latency_ms: u64) -> anyhow::Result<Ser
     .await
 }
 
-fn config(command: &BenchCommand, seed: &str, store: &Path) -> anyhow::Result<Config> {
-    let mut config = match &command.config {
+fn config(
+    config_file: Option<&Path>,
+    concurrency: usize,
+    seed: &str,
+    store: &Path,
+) -> anyhow::Result<Config> {
+    let mut config = match config_file {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
     config.crawl.seeds = vec![seed.to_string()];
     config.crawl.store_dir = store.to_path_buf();
-    config.crawl.concurrency = command.concurrency;
+    config.crawl.concurrency = concurrency;
     // The peers compared against are measured at the same concurrency on one host.
-    config.frontier.per_host = command.concurrency;
+    config.frontier.per_host = concurrency;
     Ok(config)
 }
 
@@ -128,7 +133,7 @@ async fn crawl(
     max_pages: Option<u64>,
     store: &Path,
 ) -> anyhow::Result<Report> {
-    let mut config = config(command, seed, store)?;
+    let mut config = config(command.config.as_deref(), command.concurrency, seed, store)?;
     config.frontier.max_pages = max_pages;
     let cpu_before = cpu_seconds();
     let started = Instant::now();
@@ -141,23 +146,39 @@ async fn crawl(
 }
 
 /// Builds a store that knows `--known` URLs (all queued), then measures how long `resume` takes
-/// to open it and commit its first page, and crawls a few thousand pages from it.
+/// to open it and commit its first page, and crawls a few thousand pages from it. The store is
+/// built by a child process (`trawl bench-fill`), so that this process's peak RSS, CPU time and
+/// the rest are the resumed crawl's alone.
 async fn resume(command: &BenchCommand, store: &Path) -> anyhow::Result<Report> {
     let known = command.known;
     let server = site(known, 1, 0).await?;
-    let base = server.base();
-    let seed = format!("{base}/");
-    let config = config(command, &seed, store)?;
-    eprintln!("building a store of {known} queued URLs...");
+    eprintln!("building a store of {known} queued URLs (in a child process)...");
     let build_started = Instant::now();
-    trawl::bench_support::fill_store(
-        &config,
-        (0..known).map(|i| match i {
-            0 => format!("{base}/"),
-            i => format!("{base}/p/{i}"),
-        }),
-    )
-    .await?;
+    let exe = std::env::current_exe().context("cannot find the trawl executable")?;
+    let mut build = tokio::process::Command::new(exe);
+    build
+        .arg("bench-fill")
+        .arg("--base")
+        .arg(server.base())
+        .arg("--known")
+        .arg(known.to_string())
+        .arg("--store")
+        .arg(store)
+        .arg("--concurrency")
+        .arg(command.concurrency.to_string())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(config) = &command.config {
+        build.arg("--config").arg(config);
+    }
+    let status = build
+        .status()
+        .await
+        .context("cannot start the bench store build")?;
+    anyhow::ensure!(
+        status.success(),
+        "building the bench store failed ({status})"
+    );
     eprintln!("built in {:.1}s", build_started.elapsed().as_secs_f64());
     let extra = command.pages.unwrap_or(5_000) as u64;
     let cpu_before = cpu_seconds();
@@ -175,6 +196,28 @@ async fn resume(command: &BenchCommand, store: &Path) -> anyhow::Result<Report> 
     report.resume_open = Some(opened);
     report.known_urls = Some(known as u64);
     Ok(report)
+}
+
+/// `trawl bench-fill`: the resume scenario's store build. Queues `known` URLs of the site at
+/// `base` (its root, then `/p/1`, `/p/2`, ...) into a new store with the bench's config.
+pub async fn fill(command: BenchFillCommand) -> anyhow::Result<u8> {
+    let base = command.base.trim_end_matches('/').to_string();
+    let seed = format!("{base}/");
+    let config = config(
+        command.config.as_deref(),
+        command.concurrency,
+        &seed,
+        &command.store,
+    )?;
+    trawl::bench_support::fill_store(
+        &config,
+        (0..command.known).map(|i| match i {
+            0 => format!("{base}/"),
+            i => format!("{base}/p/{i}"),
+        }),
+    )
+    .await?;
+    Ok(0)
 }
 
 /// The bench's store directory: the one given, or a fresh temporary one removed afterwards.

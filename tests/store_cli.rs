@@ -1,7 +1,8 @@
 //! The store commands against real crawls: WARC export read back by an independent reader
 //! (Python's warcio), CSV export, `verify` naming damage, `resume` refusing scope changes, and a
-//! second Ctrl-C quitting at once with the store still consistent, and an export whose reader
-//! stops early (`trawl export | head`) ending quietly.
+//! second Ctrl-C quitting at once with the store still consistent, an export whose reader
+//! stops early (`trawl export | head`) ending quietly, and an export of a damaged store writing
+//! everything readable.
 
 use std::time::{Duration, Instant};
 
@@ -164,17 +165,7 @@ async fn verify_names_damage_and_exits_1() {
     let (_site, _dir, store) = crawled_store(40).await;
     let clean = trawl_ok(&["verify", "--store", store.to_str().unwrap()]).await;
     assert!(String::from_utf8_lossy(&clean.stdout).contains("consistent"));
-    // Flip a byte in the middle of the body segment.
-    let segment = std::fs::read_dir(store.join("segments"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut bytes = std::fs::read(&segment).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
-    std::fs::write(&segment, bytes).unwrap();
+    damage_one_body(&store);
     let output = trawl(&["verify", "--store", store.to_str().unwrap()]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
@@ -187,6 +178,77 @@ async fn verify_names_damage_and_exits_1() {
     let output = trawl(&["verify", "--store", missing.to_str().unwrap()]).await;
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a trawl store"));
+}
+
+/// Flips one byte in the middle of the store's first body segment (so one stored body fails its
+/// checksum).
+fn damage_one_body(store: &std::path::Path) {
+    let segment = std::fs::read_dir(store.join("segments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&segment, bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_of_a_damaged_store_writes_everything_readable_and_exits_1() {
+    let (_site, dir, store) = crawled_store(40).await;
+    let store_arg = store.to_str().unwrap();
+    let before = export(&store).await;
+    let done: Vec<String> = before
+        .iter()
+        .filter(|p| p["state"] == "done")
+        .map(|p| p["url"].as_str().unwrap().to_string())
+        .collect();
+    assert!(done.len() >= 30, "{} pages done", done.len());
+    damage_one_body(&store);
+
+    // Without bodies nothing damaged is read: the export is whole.
+    let whole = trawl_ok(&["export", "--store", store_arg]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&whole.stdout).lines().count(),
+        before.len()
+    );
+
+    // With bodies: every page but the damaged one, which is named, and exit 1.
+    let output = trawl(&["export", "--store", store_arg, "--with-body"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let exported: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(exported.len(), before.len() - 1, "{stderr}");
+    let left_out: Vec<&String> = done
+        .iter()
+        .filter(|url| !exported.iter().any(|p| p["url"] == url.as_str()))
+        .collect();
+    assert_eq!(left_out.len(), 1);
+    assert!(
+        stderr.contains("unreadable page left out") && stderr.contains(left_out[0].as_str()),
+        "names the page: {stderr}"
+    );
+    assert!(stderr.contains("left out 1 unreadable"), "{stderr}");
+
+    // WARC: a response is never written without its body; the rest reads back.
+    let warc = dir.path().join("damaged.warc");
+    let output = trawl(&[
+        "export",
+        "--store",
+        store_arg,
+        "--output",
+        warc.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let (_, responses, requests) = read_with_warcio(&warc);
+    assert_eq!(responses as usize, done.len() - 1);
+    assert_eq!(requests as usize, done.len() - 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,7 +42,7 @@ mod store_access;
 pub use config::{parse_seed, Config, CrawlConfig, CrawlPlan};
 pub use engine::{human_bytes, peak_rss_bytes, Crawl, CrawlRun, CrawledPage, LiveStats, Summary};
 pub use error::Error;
-pub use export::{export_csv, export_jsonl, export_records, export_warc};
+pub use export::{export_csv, export_jsonl, export_records, export_warc, Exported};
 pub use store_access::{bench_support, load_config, open_store, save_config, store_size};
 
 pub use trawl_fetcher as fetcher;

@@ -47,7 +47,8 @@ pub async fn export(command: ExportCommand) -> anyhow::Result<u8> {
     let output = command.output.clone();
     let with_body = command.with_body;
     let records = command.records;
-    let written = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+    let store_dir = command.store.clone();
+    let exported = tokio::task::spawn_blocking(move || -> anyhow::Result<trawl::Exported> {
         let mut out: Box<dyn Write> = match &output {
             Some(path) => Box::new(std::io::BufWriter::new(
                 std::fs::File::create(path)
@@ -65,7 +66,17 @@ pub async fn export(command: ExportCommand) -> anyhow::Result<u8> {
         Ok(written)
     })
     .await??;
-    tracing::info!(pages = written, "exported");
+    tracing::info!(pages = exported.written, "exported");
+    if exported.unreadable > 0 {
+        eprintln!(
+            "trawl: exported {} pages; left out {} unreadable (each named above); \
+             `trawl verify --store {}` lists the damage",
+            exported.written,
+            exported.unreadable,
+            store_dir.display()
+        );
+        return Ok(1);
+    }
     Ok(0)
 }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use trawl_store::{Store, UrlRecord, UrlState};
 
+use super::readable::{Exported, Readable};
 use crate::Error;
 
 /// The header row, in column order.
@@ -45,12 +46,14 @@ fn csv_error(e: csv::Error) -> Error {
 }
 
 /// Writes every done or failed page of `store` as one CSV row after a header row, streaming;
-/// returns how many pages (rows after the header) were written. Absent values are empty cells.
-pub fn export_csv(store: &Store, out: &mut dyn Write) -> Result<u64, Error> {
+/// returns how many pages (rows after the header) were written, and how many URL records were
+/// left out as unreadable. Absent values are empty cells.
+pub fn export_csv(store: &Store, out: &mut dyn Write) -> Result<Exported, Error> {
+    let readable = Readable::new(store);
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(COLUMNS).map_err(csv_error)?;
     let mut written = 0;
-    for entry in store.records() {
+    for entry in readable.records() {
         let (url, record) = entry?;
         if record.state == UrlState::Queued {
             continue;
@@ -59,7 +62,7 @@ pub fn export_csv(store: &Store, out: &mut dyn Write) -> Result<u64, Error> {
         written += 1;
     }
     writer.flush().map_err(io_error)?;
-    Ok(written)
+    Ok(readable.finish(written))
 }
 
 /// The cells of one page, in [`COLUMNS`] order.
@@ -158,7 +161,7 @@ mod tests {
             .unwrap();
 
         let mut out = Vec::new();
-        assert_eq!(export_csv(&store, &mut out).unwrap(), 2);
+        assert_eq!(export_csv(&store, &mut out).unwrap().written, 2);
         let mut reader = csv::Reader::from_reader(out.as_slice());
         assert_eq!(reader.headers().unwrap(), COLUMNS.as_slice());
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();

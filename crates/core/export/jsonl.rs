@@ -6,6 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::Serialize;
 use trawl_store::{Store, UrlRecord, UrlState};
 
+use super::readable::{Exported, Readable};
 use crate::Error;
 
 /// One exported page.
@@ -40,18 +41,28 @@ struct ExportedPage<'a> {
     body_base64: Option<String>,
 }
 
-/// Writes every done or failed page of `store` as one JSON object per line; returns how many.
-/// With `with_body`, the body is included as `body` (UTF-8 text) or `body_base64` (anything else).
-pub fn export_jsonl(store: &Store, out: &mut dyn Write, with_body: bool) -> Result<u64, Error> {
+/// Writes every done or failed page of `store` as one JSON object per line; returns how many,
+/// and how many were left out as unreadable (each named in a warning).
+/// With `with_body`, the body is included as `body` (UTF-8 text) or `body_base64` (anything else);
+/// a page whose body cannot be read is left out rather than written without it.
+pub fn export_jsonl(
+    store: &Store,
+    out: &mut dyn Write,
+    with_body: bool,
+) -> Result<Exported, Error> {
+    let readable = Readable::new(store);
     let mut written = 0;
-    for entry in store.records() {
+    for entry in readable.records() {
         let (url, record) = entry?;
         if record.state == UrlState::Queued {
             continue;
         }
         let body = match (&record.page, with_body) {
             (Some(page), true) => match &page.body {
-                Some(pointer) => Some(store.read_body(pointer)?),
+                Some(pointer) => match readable.body(&url, pointer) {
+                    Some(body) => Some(body),
+                    None => continue,
+                },
                 None => None,
             },
             _ => None,
@@ -63,7 +74,7 @@ pub fn export_jsonl(store: &Store, out: &mut dyn Write, with_body: bool) -> Resu
         what: "export".into(),
         source,
     })?;
-    Ok(written)
+    Ok(readable.finish(written))
 }
 
 fn write_line(

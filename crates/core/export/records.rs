@@ -5,17 +5,19 @@ use std::io::Write;
 
 use trawl_store::{Store, UrlState};
 
+use super::readable::{Exported, Readable};
 use crate::Error;
 
 /// Writes every stored record as one JSON object per line (`url` first, then `rule` and the
-/// fields); returns how many.
-pub fn export_records(store: &Store, out: &mut dyn Write) -> Result<u64, Error> {
+/// fields); returns how many, and how many pages' records were left out as unreadable.
+pub fn export_records(store: &Store, out: &mut dyn Write) -> Result<Exported, Error> {
+    let readable = Readable::new(store);
     let io = |source| Error::Io {
         what: "records export".into(),
         source,
     };
     let mut written = 0;
-    for entry in store.records() {
+    for entry in readable.records() {
         let (url, record) = entry?;
         if record.state != UrlState::Done {
             continue;
@@ -27,12 +29,14 @@ pub fn export_records(store: &Store, out: &mut dyn Write) -> Result<u64, Error> 
         else {
             continue;
         };
-        let records: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(text)
-            .map_err(|err| {
-            Error::Store(trawl_store::StoreError::Corrupt {
-                what: format!("extracted records of {url}: {err}"),
-            })
-        })?;
+        let records: Vec<serde_json::Map<String, serde_json::Value>> =
+            match serde_json::from_str(text) {
+                Ok(records) => records,
+                Err(err) => {
+                    readable.skip(Some(&url), &format!("its extracted records: {err}"));
+                    continue;
+                }
+            };
         for fields in records {
             let mut line = serde_json::Map::with_capacity(fields.len() + 1);
             line.insert("url".into(), serde_json::Value::String(url.clone()));
@@ -42,5 +46,5 @@ pub fn export_records(store: &Store, out: &mut dyn Write) -> Result<u64, Error> 
             written += 1;
         }
     }
-    Ok(written)
+    Ok(readable.finish(written))
 }

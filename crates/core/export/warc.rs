@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use trawl_store::{payload_digest, Store, UrlRecord, UrlState};
 
+use super::readable::{Exported, Readable};
 use crate::Error;
 
 const CRLF: &str = "\r\n";
@@ -24,8 +25,10 @@ fn io_error(source: std::io::Error) -> Error {
 }
 
 /// Writes `store`'s Done pages as WARC 1.1 records, streaming; returns how many pages (request +
-/// response pairs) were written.
-pub fn export_warc(store: &Store, out: &mut dyn Write, gzip: bool) -> Result<u64, Error> {
+/// response pairs) were written, and how many were left out as unreadable (a damaged record or
+/// body: a response is never written without its stored body).
+pub fn export_warc(store: &Store, out: &mut dyn Write, gzip: bool) -> Result<Exported, Error> {
+    let readable = Readable::new(store);
     let now = SystemTime::now();
     let info_date = humantime::format_rfc3339_seconds(now).to_string();
     let warcinfo_id = record_id(&[
@@ -47,7 +50,7 @@ pub fn export_warc(store: &Store, out: &mut dyn Write, gzip: bool) -> Result<u64
     write_record(out, gzip, &headers, info.as_bytes())?;
 
     let mut written = 0;
-    for entry in store.records() {
+    for entry in readable.records() {
         let (url, record) = entry?;
         if record.state != UrlState::Done {
             continue;
@@ -55,14 +58,17 @@ pub fn export_warc(store: &Store, out: &mut dyn Write, gzip: bool) -> Result<u64
         let Some(page) = &record.page else { continue };
         let Some(status) = page.status else { continue };
         let body = match &page.body {
-            Some(pointer) => store.read_body(pointer)?,
+            Some(pointer) => match readable.body(&url, pointer) {
+                Some(body) => body,
+                None => continue,
+            },
             None => bytes::Bytes::new(),
         };
         write_page(out, gzip, &url, &record, status, &body, &warcinfo_id)?;
         written += 1;
     }
     out.flush().map_err(io_error)?;
-    Ok(written)
+    Ok(readable.finish(written))
 }
 
 /// Writes the request and response records of one page.
@@ -411,7 +417,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = sample_store(dir.path());
         let mut out = Vec::new();
-        assert_eq!(export_warc(&store, &mut out, false).unwrap(), 2);
+        assert_eq!(export_warc(&store, &mut out, false).unwrap().written, 2);
         let records = parse(&out);
         check(&records);
         // Ids of pages are stable across exports.
@@ -428,7 +434,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = sample_store(dir.path());
         let mut out = Vec::new();
-        assert_eq!(export_warc(&store, &mut out, true).unwrap(), 2);
+        assert_eq!(export_warc(&store, &mut out, true).unwrap().written, 2);
         let mut rest: &[u8] = &out;
         let mut plain = Vec::new();
         let mut members = 0;

@@ -252,9 +252,16 @@ pub(crate) fn split_queue_key(key: &[u8]) -> Result<(&str, u64), StoreError> {
 
 pub(crate) struct Writer(pub(crate) Vec<u8>);
 
+/// Room a [`Writer`] starts with: a URL's details entry (URL, host key, found-on) usually fits, so
+/// encoding it costs one allocation instead of the five or six regrowths from one byte (in a docs
+/// crawl, reallocating these buffers was ~4% of the commit thread's samples).
+const WRITER_START_CAPACITY: usize = 256;
+
 impl Writer {
     pub(crate) fn new(version: u8) -> Self {
-        Writer(vec![version])
+        let mut bytes = Vec::with_capacity(WRITER_START_CAPACITY);
+        bytes.push(version);
+        Writer(bytes)
     }
     pub(crate) fn uint(&mut self, mut v: u64) {
         loop {

@@ -167,6 +167,45 @@ async fn a_store_in_use_fails_at_once_and_the_first_crawl_is_unharmed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_host_cap_above_the_idle_pool_is_warned_about() {
+    let site = TestSite::start(SiteSpec {
+        pages: 5,
+        ..SiteSpec::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (per_host, warned) in [("100", true), ("64", false)] {
+        let store = dir.path().join(format!("per-host-{per_host}"));
+        let output = trawl(&[
+            "crawl",
+            &site.seed_url(),
+            "--store",
+            store.to_str().unwrap(),
+            "--concurrency",
+            "100",
+            "--per-host",
+            per_host,
+        ])
+        .await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert_eq!(
+            stderr.contains("pool_max_idle_per_host"),
+            warned,
+            "--per-host {per_host}: {stderr}"
+        );
+        if warned {
+            assert!(
+                stderr.contains("pool_max_idle_per_host (64) is below the 100 requests")
+                    && stderr.contains("set pool_max_idle_per_host = 100"),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_runs_its_scenarios_and_reports_json() {
     let output = crate::support::trawl_ok(&["bench", "flat", "--pages", "300", "--json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

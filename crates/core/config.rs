@@ -132,6 +132,15 @@ impl Config {
         self.frontier
             .validate()
             .map_err(|err| Error::Usage(err.to_string()))?;
+        let per_host = self.frontier.per_host.min(self.crawl.concurrency);
+        if per_host > self.fetcher.pool_max_idle_per_host {
+            tracing::warn!(
+                "fetcher.pool_max_idle_per_host ({}) is below the {per_host} requests one host may \
+                 get at once: the connections beyond it are closed when idle and opened again; \
+                 set pool_max_idle_per_host = {per_host} to reuse them",
+                self.fetcher.pool_max_idle_per_host
+            );
+        }
         let extractor = if self.extract.is_empty() {
             None
         } else {

@@ -39,7 +39,11 @@ pub struct FetcherConfig {
     /// How long an idle pooled connection is kept open for reuse.
     #[serde(with = "humantime_serde")]
     pub pool_idle_timeout: Duration,
-    /// Maximum number of idle pooled connections kept per host.
+    /// Maximum number of idle pooled connections kept per host. Keep it at least the frontier's
+    /// per-host cap: connections beyond it are closed when idle and opened again (a crawl of one
+    /// host at 64 requests at once opened 3,066 connections for 20,000 pages with 32, 67 with
+    /// 64). Only connections a crawl uses are ever open, so a larger value costs nothing on
+    /// crawls with fewer requests per host.
     pub pool_max_idle_per_host: usize,
     /// Cap on the DECODED body size in bytes; larger bodies fail with `too_large`.
     /// Content-Length is not trusted: the limit is enforced while reading.
@@ -82,7 +86,7 @@ impl Default for FetcherConfig {
             body_idle_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(90),
-            pool_max_idle_per_host: 32,
+            pool_max_idle_per_host: 64,
             max_body_bytes: 10 * 1024 * 1024,
             body_bytes_in_flight: 16 * 1024 * 1024,
             ca_certs: Vec::new(),

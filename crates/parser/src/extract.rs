@@ -6,13 +6,16 @@
 //! afterwards, because the first `<base href>` applies to the whole document wherever it is.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use scraper::node::Element;
 use scraper::{ElementRef, Html, Node};
 use url::Url;
 
 use crate::charset::decode_html;
-use crate::linkset::LinkSet;
+use crate::linkset::{url_hash, IdentityHasher, LinkSet};
 use crate::records::Extractor;
 use crate::{Canonicalizer, ParserConfig};
 
@@ -440,8 +443,31 @@ impl<'p, 't> Collector<'p, 't> {
         let mut set = LinkSet::new(config, self.raw.len());
         let mut canonical = None;
         let mut seen_canonical = false;
-        for r in self.raw {
-            let Some(url) = canon.resolve(&base, &r.href) else {
+        // An href seen before (with the same kind and nofollow) resolves to the same URL and
+        // changes nothing in the set, and every fragment-only href resolves to the base itself:
+        // both are skipped before resolving. In the Rust docs 18% of hrefs are fragment-only and
+        // 30% repeat one earlier on their page. Keyed by a cheap hash, checked against the first
+        // href with that hash (a collision only costs a resolve).
+        let mut seen_hrefs: HashMap<u64, usize, BuildHasherDefault<IdentityHasher>> =
+            HashMap::with_capacity_and_hasher(self.raw.len(), BuildHasherDefault::default());
+        for (i, r) in self.raw.iter().enumerate() {
+            let href = href_key(&r.href);
+            let hash = url_hash(href) ^ ((r.kind as u64) << 56) ^ (u64::from(r.nofollow) << 63);
+            match seen_hrefs.entry(hash) {
+                Entry::Occupied(first) => {
+                    let first = &self.raw[*first.get()];
+                    if href_key(&first.href) == href
+                        && first.kind == r.kind
+                        && first.nofollow == r.nofollow
+                    {
+                        continue;
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
+            }
+            let Some(url) = canon.resolve(&base, href) else {
                 continue;
             };
             let first_canonical = r.kind == LinkKind::Canonical && !seen_canonical;
@@ -464,6 +490,17 @@ impl<'p, 't> Collector<'p, 't> {
             nofollow_links,
             records,
         }
+    }
+}
+
+/// What an href is compared by when a page repeats links: trimmed, and `#` for every
+/// fragment-only href (they all resolve to the base).
+fn href_key(href: &str) -> &str {
+    let href = href.trim_matches(|c: char| c.is_ascii_whitespace());
+    if href.starts_with('#') {
+        "#"
+    } else {
+        href
     }
 }
 

@@ -11,7 +11,7 @@ use crate::{Link, LinkKind, ParserConfig};
 
 /// Keyed by a precomputed hash: no hashing of the key.
 #[derive(Default)]
-struct IdentityHasher(u64);
+pub(crate) struct IdentityHasher(u64);
 
 impl Hasher for IdentityHasher {
     fn finish(&self) -> u64 {

@@ -212,6 +212,36 @@ fn title_entities_whitespace_and_first_wins() {
 }
 
 #[test]
+fn repeated_and_fragment_only_hrefs_count_as_their_first_occurrence() {
+    let p = extract(
+        r##"<base href="https://example.com/other/">
+        <a href="#top">t</a><a href=" #a ">a</a><a href="#">e</a>
+        <a href="x.html" rel="nofollow">1</a><a href="x.html">2</a><a href="x.html" rel="nofollow">3</a>
+        <a href="y.html">y</a><link rel="canonical" href="y.html">"##,
+    );
+    let links: Vec<(&str, LinkKind, bool)> = p
+        .links
+        .iter()
+        .map(|l| (l.url.as_str(), l.kind, l.nofollow))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            ("https://example.com/other/", LinkKind::Anchor, false),
+            ("https://example.com/other/x.html", LinkKind::Anchor, false),
+            ("https://example.com/other/y.html", LinkKind::Anchor, false),
+        ],
+        "a repeat without nofollow still makes the link followable"
+    );
+    assert_eq!(
+        p.canonical.as_ref().map(Url::as_str),
+        Some("https://example.com/other/y.html"),
+        "a canonical link repeating an anchor's href is still the canonical"
+    );
+    assert_eq!(p.dropped_links, 0);
+}
+
+#[test]
 fn duplicates_keep_the_first_occurrence() {
     let p = extract(
         r##"<link rel="canonical" href="https://EXAMPLE.com:443/dir/a.html">

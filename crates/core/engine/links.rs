@@ -47,19 +47,33 @@ pub(crate) struct FoundLink<'a> {
     pub(crate) early_scope: Result<(), OutOfScope>,
 }
 
+/// What a host key is made of: scheme, host (as serialised) and port.
+type HostParts<'u> = (&'u str, Option<&'u str>, Option<u16>);
+
 impl FoundLinks {
     /// `urls`, prepared against `scope`.
     pub(crate) fn new<'u>(urls: impl IntoIterator<Item = &'u Url>, scope: &Scope) -> FoundLinks {
         let mut links = FoundLinks::default();
         let mut host_index: HashMap<String, usize> = HashMap::new();
+        // Most links share the previous link's host: its key (a function of scheme, host and
+        // port) is then neither built nor looked up again.
+        let mut previous: Option<(HostParts<'u>, usize)> = None;
         for url in urls {
-            let key = trawl_fetcher::host_key(url);
-            let host = match host_index.get(&key) {
-                Some(&index) => index,
-                None => {
-                    let index = links.hosts.len();
-                    links.hosts.push(key.clone());
-                    host_index.insert(key, index);
+            let parts = (url.scheme(), url.host_str(), url.port_or_known_default());
+            let host = match previous {
+                Some((last, index)) if last == parts => index,
+                _ => {
+                    let key = trawl_fetcher::host_key(url);
+                    let index = match host_index.get(&key) {
+                        Some(&index) => index,
+                        None => {
+                            let index = links.hosts.len();
+                            links.hosts.push(key.clone());
+                            host_index.insert(key, index);
+                            index
+                        }
+                    };
+                    previous = Some((parts, index));
                     index
                 }
             };
@@ -145,6 +159,10 @@ mod tests {
         let scope = Scope::new(&FrontierConfig::default(), &[seed]).unwrap();
         let urls: Vec<Url> = [
             "http://example.org:8080/a?b=1",
+            // The previous link's host, then only the port, then only the scheme differs.
+            "http://example.org:8080/a2",
+            "http://example.org:8081/a3",
+            "https://example.org:8081/a4",
             "http://elsewhere.net/",
             "http://example.org:8080/c",
             "https://example.org/",
@@ -164,9 +182,9 @@ mod tests {
             assert_eq!(link.early_scope, scope.check(url, 0));
         }
         assert!(found[0].early_scope.is_ok());
-        assert!(found[1].early_scope.is_err());
+        assert!(found[4].early_scope.is_err());
         // Each host key is kept once.
-        assert_eq!(links.hosts.len(), 3);
+        assert_eq!(links.hosts.len(), 5);
         assert!(FoundLinks::default().iter().next().is_none());
     }
 

@@ -187,10 +187,27 @@ mod tests {
         }
     }
 
+    /// Opens the store's sled database directly, waiting while a handle this test just dropped
+    /// still holds sled's file lock (sled releases it from a background thread a moment later).
+    fn open_raw_db(dir: &std::path::Path) -> sled::Db {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match sled::open(dir.join("db")) {
+                Ok(db) => return db,
+                Err(e)
+                    if crate::store::is_lock_error(&e) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("opening {}: {e}", dir.display()),
+            }
+        }
+    }
+
     /// Writes a schema 1 store by hand: one Done record with page data, `queued` Queued ones
     /// (with their queue entries), the counters and the seq counter.
     fn schema_1_store(dir: &std::path::Path, queued: u64) {
-        let db = sled::open(dir.join("db")).unwrap();
+        let db = open_raw_db(dir);
         let urls = db.open_tree(LEGACY_URLS_TREE).unwrap();
         let queue = db.open_tree("queue").unwrap();
         let meta = db.open_tree("meta").unwrap();
@@ -284,7 +301,7 @@ mod tests {
         schema_1_store(dir.path(), 3);
         {
             // What a crash mid-conversion leaves: part of the new trees, schema still 1.
-            let db = sled::open(dir.path().join("db")).unwrap();
+            let db = open_raw_db(dir.path());
             let index = db.open_tree(crate::store::INDEX_TREE).unwrap();
             let details = db.open_tree(crate::store::DETAILS_TREE).unwrap();
             index

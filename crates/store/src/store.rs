@@ -83,7 +83,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn is_lock_error(e: &sled::Error) -> bool {
+pub(crate) fn is_lock_error(e: &sled::Error) -> bool {
     matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 

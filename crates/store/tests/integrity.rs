@@ -1,6 +1,8 @@
 //! Tests of `Store::verify` (one per kind of violation, made by editing a real store's sled
 //! database or segment files directly) and of opening damaged stores.
 
+mod common;
+
 use std::fs::{self, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -81,7 +83,7 @@ fn queue_key(host: &str, seq: u64) -> Vec<u8> {
 /// Edits the closed store's database with raw sled calls: `f` gets the URL index, queue, meta
 /// and hosts trees.
 fn edit(dir: &Path, f: impl FnOnce(&sled::Tree, &sled::Tree, &sled::Tree, &sled::Tree)) {
-    let db = sled::open(dir.join("db")).unwrap();
+    let db = common::open_raw_db(dir);
     let index = db.open_tree("url_index").unwrap();
     let queue = db.open_tree("queue").unwrap();
     let meta = db.open_tree("meta").unwrap();
@@ -93,7 +95,7 @@ fn edit(dir: &Path, f: impl FnOnce(&sled::Tree, &sled::Tree, &sled::Tree, &sled:
 /// Edits the closed store's URL details tree (keys: ids, 8 bytes big-endian, in discovery
 /// order: a.test/ 0, x 1, y 2, f 3, b.test/ 4).
 fn edit_details(dir: &Path, f: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(dir.join("db")).unwrap();
+    let db = common::open_raw_db(dir);
     f(&db.open_tree("url_details").unwrap());
     db.flush().unwrap();
 }

@@ -1,6 +1,8 @@
 //! Tests of `Store` through its public API against real sled databases and segment files in
 //! temp dirs.
 
+mod common;
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
@@ -487,7 +489,7 @@ fn schema_version_mismatch_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path(), &cfg()).unwrap());
     {
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = common::open_raw_db(dir.path());
         let meta = db.open_tree("meta").unwrap();
         // version byte 1, then varint 7
         meta.insert("store/schema_version", &[1u8, 7][..]).unwrap();
@@ -638,7 +640,7 @@ fn sled_lock_held_elsewhere_is_in_use_too() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path(), &cfg()).unwrap());
     // Someone holds the database itself (not our store.lock): sled's own lock must map to InUse.
-    let raw = sled::open(dir.path().join("db")).unwrap();
+    let raw = common::open_raw_db(dir.path());
     let err = Store::open(dir.path(), &cfg()).unwrap_err();
     assert!(err.is_in_use(), "{err:?}");
     drop(raw);

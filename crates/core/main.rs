@@ -1,7 +1,7 @@
 //! The `trawl` command: parses the command line, runs the command, and maps the outcome to an
 //! exit code (0 done, 1 could not complete, 2 usage or config error, 130 interrupted).
 
-#[cfg(not(target_env = "msvc"))]
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 mod allocator;
 mod bench;
 mod cli;

@@ -15,6 +15,7 @@ use cli::{Cli, Command};
 use trawl::{Crawl, CrawlRun, Error};
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return clap_exit(err),
@@ -40,6 +41,41 @@ fn main() -> ExitCode {
                 .map_or(1, |err| err.exit_code() as u8);
             eprintln!("trawl: {}", one_line(&err));
             ExitCode::from(code)
+        }
+    }
+}
+
+/// glibc malloc tuning for a build without the `jemalloc` feature (which replaces glibc malloc
+/// for Rust allocations), unless the environment sets the same knob (MALLOC_ARENA_MAX,
+/// MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES):
+/// - two arenas: glibc gives each thread that allocates its own arena (up to 8 per core); with
+///   tokio's workers and the blocking pool that fragments memory: a 300,000-page crawl peaked at
+///   220 MB RSS, 179 MB with two arenas.
+/// - a fixed mmap threshold of 256 KiB: by default glibc raises the threshold to the size of each
+///   large block freed (up to 32 MiB), so after one multi-MB page every body, record and buffer
+///   below that size comes from the arenas and their holes stay resident. With the threshold
+///   fixed, blocks from 256 KiB go to mmap and back to the OS when freed: the Rust docs crawl
+///   (14,210 pages) peaked at 76 MiB RSS instead of 98 (medians of 7), for about 1% more CPU;
+///   128 KiB saved 4 MiB more for 6% more CPU (page faults).
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(feature = "jemalloc")))]
+    {
+        let set_in_env = |var: &str, tunable: &str| {
+            std::env::var_os(var).is_some()
+                || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains(tunable))
+        };
+        if !set_in_env("MALLOC_ARENA_MAX", "glibc.malloc.arena_max") {
+            // SAFETY: mallopt only sets an allocator tunable; called first thing, before other
+            // threads exist.
+            unsafe {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
+        }
+        if !set_in_env("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold") {
+            // SAFETY: as above.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+            }
         }
     }
 }

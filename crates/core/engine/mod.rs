@@ -296,6 +296,7 @@ async fn run(
         frontier: cmd_tx,
         pages,
         commit_batch: config.crawl.commit_batch,
+        commit_interval: config.crawl.commit_interval,
         max_redirects: config.crawl.max_redirects,
         store_bodies: config.crawl.store_bodies,
         live: live.clone(),

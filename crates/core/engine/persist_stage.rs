@@ -1,6 +1,7 @@
 //! The persist stage: the ONE writer to the store, on two threads of its own (their caches stay
 //! warm; the runtime never blocks). The commit thread groups parsed pages (as many as are
-//! waiting, up to `commit_batch`), turns each into a completion plus its in-scope discovered URLs
+//! waiting, up to `commit_batch`, starting a group at most once per `commit_interval` so that a
+//! group is not one page at a time), turns each into a completion plus its in-scope discovered URLs
 //! and applies the group to the store ([`Store::commit_unflushed`]: bodies synced, one sled
 //! transaction). The flush thread makes applied groups durable, several with one flush when they
 //! queue up, and only then tells the frontier (new jobs first, then the completions) and the
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use trawl_frontier::Scope;
@@ -44,6 +45,8 @@ pub(crate) struct PersistStage {
     pub(crate) frontier: mpsc::Sender<FrontierCmd>,
     pub(crate) pages: mpsc::Sender<CrawledPage>,
     pub(crate) commit_batch: usize,
+    /// Shortest time between the starts of two groups (see [`wait_before_group`]).
+    pub(crate) commit_interval: Duration,
     pub(crate) max_redirects: u32,
     pub(crate) store_bodies: bool,
     pub(crate) live: Arc<LiveStats>,
@@ -136,11 +139,17 @@ impl PersistStage {
         // threshold, and a fresh one per group cost an mmap, its page faults and an munmap (with
         // a TLB shootdown) on this thread each time.
         let mut items = Vec::with_capacity(self.commit_batch);
+        let mut last_group: Option<Instant> = None;
         loop {
+            let wait = wait_before_group(last_group, self.commit_interval, Instant::now());
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
             match self.input.blocking_recv() {
                 Some(item) => items.push(item),
                 None => break,
             }
+            last_group = Some(Instant::now());
             while items.len() < self.commit_batch {
                 match self.input.try_recv() {
                     Ok(item) => items.push(item),
@@ -181,6 +190,17 @@ impl PersistStage {
             outcome,
         })
     }
+}
+
+/// How long the commit thread waits before it takes the next group: until `interval` has passed
+/// since the last group started (none: at once). Pages that land meanwhile join the group, so
+/// under load groups hold many pages (each group costs a segment sync, a transaction's fixed work,
+/// a database flush and a round of wake-ups), while a page that lands after a quiet spell is
+/// taken at once.
+fn wait_before_group(last_group: Option<Instant>, interval: Duration, now: Instant) -> Duration {
+    last_group.map_or(Duration::ZERO, |started| {
+        interval.saturating_sub(now.saturating_duration_since(started))
+    })
 }
 
 /// Sends the stage's result unless one was sent already (the first failure wins).
@@ -277,5 +297,36 @@ impl Acknowledger {
             // A caller that stopped listening does not stop the crawl.
             let _ = self.pages.blocking_send(report);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_waits_out_the_interval_since_the_last_one_started() {
+        let interval = Duration::from_millis(3);
+        let started = Instant::now();
+        // The first group, and any after a quiet spell, go at once.
+        assert_eq!(wait_before_group(None, interval, started), Duration::ZERO);
+        assert_eq!(
+            wait_before_group(Some(started), interval, started + Duration::from_millis(5)),
+            Duration::ZERO
+        );
+        // A group that follows quickly waits for the rest of the interval.
+        assert_eq!(
+            wait_before_group(Some(started), interval, started + Duration::from_millis(1)),
+            Duration::from_millis(2)
+        );
+        assert_eq!(
+            wait_before_group(Some(started), interval, started),
+            interval
+        );
+        // An interval of zero never waits.
+        assert_eq!(
+            wait_before_group(Some(started), Duration::ZERO, started),
+            Duration::ZERO
+        );
     }
 }

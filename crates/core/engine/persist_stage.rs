@@ -180,10 +180,18 @@ impl PersistStage {
         } = builder.build(&self.store, items, &mut skipped)?;
         let built = started.elapsed();
         let pages_in_batch = batch.completed.len();
+        let links_to_store = batch.discovered.len();
         // A failed commit ends the crawl, so the cache may learn the batch before it lands.
         builder.remember(&found);
         let outcome = self.store.commit_unflushed(batch)?;
-        tracing::debug!(pages = pages_in_batch, ?built, elapsed = ?started.elapsed(), "applied a batch");
+        tracing::debug!(
+            pages = pages_in_batch,
+            links_to_store,
+            newly_queued = outcome.newly_queued.len(),
+            ?built,
+            elapsed = ?started.elapsed(),
+            "applied a batch"
+        );
         Ok(Applied {
             pages,
             skipped,
